@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+/**
+ * The `seedbank` command. Parses arguments (commander, see docs/adr/001-dependencies.md), runs one
+ * command, and turns every expected failure into one line on stderr and a non-zero exit status:
+ * 1 when the command ran and found a problem (e.g. verify), 2 for bad input or usage.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { SeedbankError, VERSION } from '../index.js';
+import { runCreate, runInfo, runVerify } from './commands.js';
+import { runDemo } from './demo.js';
+
+const collect = (v: string, acc: string[]): string[] => [...acc, v];
+
+function program(): Command {
+  const p = new Command('seedbank')
+    .description('A BitTorrent file system for AI datasets')
+    .version(VERSION)
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  p.command('create')
+    .description('create a .torrent (hybrid v1 + v2 by default) for a file or folder')
+    .argument('<path>', 'file or folder to share')
+    .option('-o, --output <file>', 'where to write the torrent (default: <name>.torrent)')
+    .addOption(new Option('--v1', 'BitTorrent v1 only (SHA-1)').conflicts(['v2', 'hybrid']))
+    .addOption(new Option('--v2', 'BitTorrent v2 only (BEP 52, SHA-256 merkle trees)').conflicts(['hybrid']))
+    .option('--hybrid', 'v1 + v2 in one torrent (default)')
+    .option('--piece-length <bytes>', 'piece length, a power of two of at least 16KiB (default: from data size)')
+    .option('--tracker <url>', 'tracker URL, repeatable (each in its own tier)', collect, [])
+    .option('--webseed <url>', 'BEP 19 web seed URL, repeatable', collect, [])
+    .option('--private', 'BEP 27 private torrent (no DHT, PEX or LSD)')
+    .option('--name <name>', 'torrent name (default: the file or folder name)')
+    .option('--comment <text>', 'comment stored in the torrent')
+    .option('--no-date', 'omit the creation date (byte-identical output for identical input)')
+    .option('--json', 'print a JSON description of the torrent')
+    .action(async (input: string, flags) => {
+      process.exitCode = await runCreate(input, flags);
+    });
+
+  p.command('info')
+    .description('show the name, files, pieces roots, info hashes and magnet link of a torrent')
+    .argument('<torrent>', '.torrent file or magnet link')
+    .option('--json', 'print JSON')
+    .action(async (source: string, flags) => {
+      process.exitCode = await runInfo(source, flags);
+    });
+
+  p.command('verify')
+    .description('check data on disk against a torrent; exit 0 only if everything is complete and correct')
+    .argument('<torrent>', '.torrent file')
+    .argument('<data-dir>', 'folder that holds the content under the torrent name (the save path)')
+    .option('--json', 'print a JSON report per file and piece')
+    .action(async (torrent: string, dataDir: string, flags) => {
+      process.exitCode = await runVerify(torrent, dataDir, flags);
+    });
+
+  p.command('demo')
+    .description('make a sample dataset, share it as a torrent and verify it (no set-up needed)')
+    .option('--size-mb <n>', 'size of the sample dataset in MiB', '64')
+    .option('--keep', 'keep the temporary folder and print where it is')
+    .action(async (flags) => {
+      process.exitCode = await runDemo(flags);
+    });
+  return p;
+}
+
+async function main(): Promise<void> {
+  try {
+    await program().parseAsync(process.argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // commander already printed its message; --help and --version are not errors.
+      process.exitCode = e.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    if (e instanceof SeedbankError) {
+      process.stderr.write(`seedbank: ${e.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    const err = e as Error;
+    process.stderr.write(`seedbank: unexpected error: ${err.message}\n`);
+    if (process.env['SEEDBANK_DEBUG']) process.stderr.write(`${err.stack}\n`);
+    process.exitCode = 70;
+  }
+}
+
+await main();

@@ -1,0 +1,15 @@
+/**
+ * seedbank's public library API. The CLI (and later the HTTP API) use only what is exported here.
+ */
+export { SeedbankError, MetainfoError, UnsafePathError, UsageError } from './errors.js';
+export { BencodeError, bdecode, bdecodeWithSpans, bencode, type BValue, type BDict, type BEncodable, type DecodeLimits } from './codec/bencode.js';
+export { type Metainfo, parseTorrent, parseInfo, MAX_PIECE_LENGTH } from './codec/metainfo.js';
+export { buildTorrent, type BuildInput } from './codec/metainfo-build.js';
+export { type Magnet, type MagnetInput, parseMagnet, createMagnet, magnetOf, isMagnet } from './codec/magnet.js';
+export { type FileEntry, type Layout, type TorrentVersion, planLayout, defaultPieceLength, comparePaths, filePieces, dataLength } from './codec/layout.js';
+export { BLOCK_SIZE, piecesRootOf } from './codec/merkle.js';
+export { checkComponent, checkRelativePath, safeJoin, type PathRules } from './codec/paths.js';
+export { createTorrent, checkPieceLength, type CreateOptions, type Created } from './content/create.js';
+export { verifyData, filePathOnDisk, type VerifyReport, type FileReport, type VerifyOptions } from './content/verify.js';
+export { describeTorrent, describeMagnet, type TorrentDescription } from './content/describe.js';
+export { VERSION } from './version.js';
