@@ -102,11 +102,15 @@ class Decoder {
   pos = 0;
   tokens = 0;
   readonly topLevelSpans = new Map<string, [number, number]>();
+  /** A Buffer view of the input, so keys and integers are sliced without a Buffer per token. */
+  private readonly text: Buffer;
 
   constructor(
     private readonly buf: Uint8Array,
     private readonly lim: Required<DecodeLimits>,
-  ) {}
+  ) {
+    this.text = Buffer.from(buf.buffer, buf.byteOffset, buf.length);
+  }
 
   value(depth: number): BValue {
     if (++this.tokens > this.lim.maxTokens) {
@@ -146,7 +150,7 @@ class Decoder {
     if (this.buf[digitsStart] === CH_0 && (digits > 1 || neg)) {
       throw new BencodeError('BENCODE_NOT_CANONICAL', digitsStart, neg ? 'negative zero' : 'leading zero in integer');
     }
-    const text = latin1(this.buf, start + 1, this.pos);
+    const text = this.text.toString('latin1', start + 1, this.pos);
     this.pos++; // 'e'
     if (digits < 16) return Number(text);
     const big = BigInt(text);
@@ -199,13 +203,14 @@ class Decoder {
       if (c < CH_0 || c > CH_9) throw new BencodeError('BENCODE_SYNTAX', keyAt, 'dictionary key is not a byte string');
       const key = this.string();
       this.tokens++;
+      const keyEnd = this.pos;
       if (prev !== null) {
         const cmp = compareBytes(prev, key);
         if (cmp === 0) throw new BencodeError('BENCODE_NOT_CANONICAL', keyAt, 'duplicate dictionary key');
         if (cmp > 0) throw new BencodeError('BENCODE_NOT_CANONICAL', keyAt, 'dictionary keys not sorted');
       }
       prev = key;
-      const k = latin1(key, 0, key.length);
+      const k = this.text.toString('latin1', keyEnd - key.length, keyEnd);
       const valueAt = this.pos;
       out.set(k, this.value(depth + 1));
       if (depth === 0) this.topLevelSpans.set(k, [valueAt, this.pos]);
@@ -215,10 +220,6 @@ class Decoder {
   }
 }
 
-function latin1(buf: Uint8Array, start: number, end: number): string {
-  return Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('latin1');
-}
-
 /** Byte-wise comparison, as bencode orders dictionary keys. */
 export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return Buffer.compare(a, b);
@@ -226,44 +227,76 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
 
 /** Canonical encoding: dictionary keys sorted by raw bytes; `undefined` map values are skipped. */
 export function bencode(value: BEncodable): Buffer {
-  const parts: Uint8Array[] = [];
-  encodeInto(value, parts, 0);
-  return Buffer.concat(parts);
+  const w = new Writer();
+  w.value(value, 0);
+  return w.result();
 }
 
-function encodeInto(v: BEncodable, out: Uint8Array[], depth: number): void {
-  if (depth > DEFAULT_BENCODE_LIMITS.maxDepth) throw new BencodeError('BENCODE_LIMIT', 0, 'value nested too deeply to encode');
-  if (v instanceof Uint8Array) {
-    out.push(Buffer.from(`${v.length}:`, 'latin1'), v);
-  } else if (typeof v === 'string') {
-    const b = Buffer.from(v, 'utf8');
-    out.push(Buffer.from(`${b.length}:`, 'latin1'), b);
-  } else if (typeof v === 'number') {
-    if (!Number.isSafeInteger(v)) throw new TypeError(`bencode: cannot encode non-integer number ${v}`);
-    out.push(Buffer.from(`i${v}e`, 'latin1'));
-  } else if (typeof v === 'bigint') {
-    out.push(Buffer.from(`i${v}e`, 'latin1'));
-  } else if (Array.isArray(v)) {
-    out.push(L);
-    for (const x of v) encodeInto(x, out, depth + 1);
-    out.push(E);
-  } else {
-    out.push(D);
-    const keys = [...v.keys()].sort(compareBinaryStrings);
-    for (const k of keys) {
-      const x = v.get(k);
-      if (x === undefined) continue;
-      const kb = Buffer.from(k, 'latin1');
-      out.push(Buffer.from(`${kb.length}:`, 'latin1'), kb);
-      encodeInto(x, out, depth + 1);
+/**
+ * Writes into one growing buffer. A torrent of 100,000 files has millions of tokens; a Buffer per
+ * token (and a concat at the end) cost hundreds of MB of garbage.
+ */
+class Writer {
+  private buf = Buffer.allocUnsafe(64 * 1024);
+  private len = 0;
+
+  result(): Buffer {
+    return Buffer.from(this.buf.subarray(0, this.len));
+  }
+
+  private reserve(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < this.len + n) cap *= 2;
+    const next = Buffer.allocUnsafe(cap);
+    this.buf.copy(next, 0, 0, this.len);
+    this.buf = next;
+  }
+
+  private ascii(s: string): void {
+    this.reserve(s.length);
+    this.len += this.buf.write(s, this.len, 'latin1');
+  }
+
+  private bytes(b: Uint8Array): void {
+    this.ascii(`${b.length}:`);
+    this.reserve(b.length);
+    this.buf.set(b, this.len);
+    this.len += b.length;
+  }
+
+  value(v: BEncodable, depth: number): void {
+    if (depth > DEFAULT_BENCODE_LIMITS.maxDepth) throw new BencodeError('BENCODE_LIMIT', 0, 'value nested too deeply to encode');
+    if (v instanceof Uint8Array) {
+      this.bytes(v);
+    } else if (typeof v === 'string') {
+      const n = Buffer.byteLength(v, 'utf8');
+      this.ascii(`${n}:`);
+      this.reserve(n);
+      this.len += this.buf.write(v, this.len, 'utf8');
+    } else if (typeof v === 'number') {
+      if (!Number.isSafeInteger(v)) throw new TypeError(`bencode: cannot encode non-integer number ${v}`);
+      this.ascii(`i${v}e`);
+    } else if (typeof v === 'bigint') {
+      this.ascii(`i${v}e`);
+    } else if (Array.isArray(v)) {
+      this.ascii('l');
+      for (const x of v) this.value(x, depth + 1);
+      this.ascii('e');
+    } else {
+      this.ascii('d');
+      const keys = [...v.keys()].sort(compareBinaryStrings);
+      for (const k of keys) {
+        const x = v.get(k);
+        if (x === undefined) continue;
+        this.ascii(`${k.length}:`);
+        this.ascii(k); // a binary string: one char per byte, written as latin1
+        this.value(x, depth + 1);
+      }
+      this.ascii('e');
     }
-    out.push(E);
   }
 }
-
-const L = Buffer.from('l');
-const D = Buffer.from('d');
-const E = Buffer.from('e');
 
 /** Orders binary (latin1) strings by their bytes; plain `<` on UTF-16 code units agrees for latin1. */
 export function compareBinaryStrings(a: string, b: string): number {

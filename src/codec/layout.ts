@@ -117,14 +117,31 @@ export function dataLength(layout: Layout): number {
   return n;
 }
 
+/** Pieces a torrent needs at piece length `p`: aligned versions round every file up to whole pieces. */
+function piecesAt(lengths: readonly number[], p: number, aligned: boolean): number {
+  if (!aligned) return Math.ceil(lengths.reduce((a, b) => a + b, 0) / p);
+  let n = 0;
+  for (const l of lengths) n += Math.ceil(l / p);
+  return n;
+}
+
+/** Pieces we aim at, at most, when the file count allows it: "a few thousand". */
+export const TARGET_PIECES = 4096;
+export const MAX_DEFAULT_PIECE_LENGTH = 16 * 1024 * 1024;
+
 /**
- * Default piece length: a power of two, at least 16 KiB, giving at most about 4,096 pieces, and
- * at most 16 MiB (libtorrent accepts up to 256 MiB, older clients choke earlier).
+ * Default piece length: the smallest power of two of at least 16 KiB that keeps the torrent to
+ * about 4,096 pieces, and no more than 16 MiB (libtorrent accepts 256 MiB; older clients choke).
+ *
+ * v2 and hybrid torrents give every file whole pieces, so with many files the piece count cannot
+ * drop below the file count, and large pieces would only add padding (a hybrid torrent hashes
+ * the pad zeros with SHA-1). There the aim is at most two pieces per file on average.
  */
-export function defaultPieceLength(totalBytes: number): number {
-  const MIN = BLOCK_SIZE;
-  const MAX = 16 * 1024 * 1024;
-  let p = MIN;
-  while (p < MAX && totalBytes / p > 4096) p *= 2;
+export function defaultPieceLength(fileLengths: readonly number[], version: TorrentVersion): number {
+  const aligned = version !== 'v1';
+  const nonEmpty = fileLengths.filter((l) => l > 0).length;
+  const target = aligned ? Math.max(TARGET_PIECES, 2 * nonEmpty) : TARGET_PIECES;
+  let p = BLOCK_SIZE;
+  while (p < MAX_DEFAULT_PIECE_LENGTH && piecesAt(fileLengths, p, aligned) > target) p *= 2;
   return p;
 }

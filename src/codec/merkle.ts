@@ -11,14 +11,28 @@
  *   power of two with the root of an all-zero piece subtree;
  * - a file of one piece or less is padded only to the next power of two of its own leaf count.
  */
-import { createHash } from 'node:crypto';
+import crypto from 'node:crypto';
 
 export const BLOCK_SIZE = 16 * 1024;
 export const HASH_SIZE = 32;
 
+type OneShot = (algorithm: string, data: Uint8Array, encoding: 'buffer') => Buffer;
+// crypto.hash (Node >= 20.12) skips the Hash object: about a third cheaper for the 64-byte inputs
+// of inner nodes, of which a v2 torrent has one per 16 KiB of data.
+const oneShot = (crypto as unknown as { hash?: OneShot }).hash;
+
+/** SHA-256 of `data` as a new Buffer. */
+export const sha256: (data: Uint8Array) => Buffer = oneShot
+  ? (data) => oneShot('sha256', data, 'buffer')
+  : (data) => crypto.createHash('sha256').update(data).digest();
+
+const pairScratch = Buffer.alloc(2 * HASH_SIZE);
+
 /** SHA-256 of the concatenation of two 32-byte nodes. */
 export function hashPair(left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash('sha256').update(left).update(right).digest();
+  pairScratch.set(left, 0);
+  pairScratch.set(right, HASH_SIZE);
+  return sha256(pairScratch);
 }
 
 const zeroCache: Buffer[] = [Buffer.alloc(HASH_SIZE)];
@@ -59,9 +73,12 @@ export function rootOfLayer(nodes: Uint8Array, width: number, padHeight = 0): Bu
     const nextCount = Math.ceil(count / 2);
     const next = Buffer.allocUnsafe(nextCount * HASH_SIZE);
     for (let i = 0; i < nextCount; i++) {
-      const left = layer.subarray(2 * i * HASH_SIZE, (2 * i + 1) * HASH_SIZE);
-      const right = 2 * i + 1 < count ? layer.subarray((2 * i + 1) * HASH_SIZE, (2 * i + 2) * HASH_SIZE) : zeroSubtreeRoot(h);
-      createHash('sha256').update(left).update(right).digest().copy(next, i * HASH_SIZE);
+      // Siblings sit side by side in the layer: hash the 64 bytes in place, no copy.
+      const node =
+        2 * i + 1 < count
+          ? sha256(layer.subarray(2 * i * HASH_SIZE, (2 * i + 2) * HASH_SIZE))
+          : hashPair(layer.subarray(2 * i * HASH_SIZE, (2 * i + 1) * HASH_SIZE), zeroSubtreeRoot(h));
+      node.copy(next, i * HASH_SIZE);
     }
     layer = next;
     count = nextCount;
@@ -76,7 +93,7 @@ export function leafHashes(data: Uint8Array, out: Buffer, outOffset = 0): number
   const n = Math.ceil(data.length / BLOCK_SIZE);
   for (let i = 0; i < n; i++) {
     const block = data.subarray(i * BLOCK_SIZE, Math.min(data.length, (i + 1) * BLOCK_SIZE));
-    createHash('sha256').update(block).digest().copy(out, outOffset + i * HASH_SIZE);
+    sha256(block).copy(out, outOffset + i * HASH_SIZE);
   }
   return n;
 }

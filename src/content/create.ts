@@ -53,7 +53,7 @@ export async function createTorrent(inputPath: string, opts: CreateOptions = {})
   const name = opts.name ?? scan.name;
   checkComponent(name, 'torrent name');
   if (scan.singleFile && opts.name !== undefined) scan.files[0]!.path = [name];
-  const pieceLength = opts.pieceLength ?? defaultPieceLength(scan.totalBytes);
+  const pieceLength = opts.pieceLength ?? defaultPieceLength(scan.files.map((f) => f.length), version);
   checkPieceLength(pieceLength);
   if (scan.totalBytes === 0) throw new UsageError(`${inputPath} holds only empty files: nothing to hash`, 'INPUT_EMPTY');
 

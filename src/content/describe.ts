@@ -50,7 +50,8 @@ export function describeTorrent(t: Metainfo): TorrentDescription {
     creationDate: t.creationDate,
     magnet: magnetOf(t),
     files: real.map((f) => ({ path: f.path.join('/'), length: f.length, piecesRoot: f.piecesRoot?.toString('hex') ?? null, attr: f.attr })),
-    padFiles: t.files.length - real.length,
+    // A v2 info dictionary has no pad files; the layout's are synthetic (piece numbering only).
+    padFiles: t.version === 'v2' ? 0 : t.files.length - real.length,
   };
 }
 
