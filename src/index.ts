@@ -2,7 +2,7 @@
  * seedbank's public library API. The CLI (and later the HTTP API) use only what is exported here.
  */
 export { SeedbankError, MetainfoError, UnsafePathError, UsageError } from './errors.js';
-export { BencodeError, bdecode, bdecodeWithSpans, bencode, type BValue, type BDict, type BEncodable, type DecodeLimits } from './codec/bencode.js';
+export { BencodeError, DEFAULT_BENCODE_LIMITS, bdecode, bdecodeWithSpans, bencode, type BValue, type BDict, type BEncodable, type DecodeLimits } from './codec/bencode.js';
 export { type Metainfo, parseTorrent, parseInfo, MAX_PIECE_LENGTH } from './codec/metainfo.js';
 export { buildTorrent, type BuildInput } from './codec/metainfo-build.js';
 export { type Magnet, type MagnetInput, parseMagnet, createMagnet, magnetOf, isMagnet } from './codec/magnet.js';

@@ -2,12 +2,13 @@
  * `seedbank create`, `info` and `verify`: argument handling and human output around the library
  * API. Nothing here knows how torrents work; it calls src/index.ts.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   type Metainfo,
   type TorrentDescription,
   type TorrentVersion,
+  DEFAULT_BENCODE_LIMITS,
   UsageError,
   createTorrent,
   describeMagnet,
@@ -81,7 +82,7 @@ export async function runCreate(input: string, f: CreateFlags): Promise<number> 
     },
   });
   (progress as ReturnType<typeof startProgress> | null)?.stop();
-  await writeFile(out, torrent);
+  await writeAtomically(out, torrent);
   const secs = (Date.now() - started) / 1000;
   if (f.json) {
     printJson({ ...describeTorrent(metainfo), torrentFile: path.resolve(out), seconds: secs });
@@ -100,11 +101,30 @@ function printHashes(d: TorrentDescription): void {
   process.stdout.write(`magnet:       ${d.magnet}\n`);
 }
 
+/** Writes to a temporary name and renames, so a full disk or a kill never leaves half a torrent. */
+async function writeAtomically(file: string, data: Buffer): Promise<void> {
+  const tmp = `${file}.${process.pid}.partial`;
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, file);
+  } catch (e) {
+    await unlink(tmp).catch(() => {});
+    throw new UsageError(`cannot write ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 'OUTPUT_UNWRITABLE');
+  }
+}
+
 export async function loadTorrentFile(file: string): Promise<Metainfo> {
   let bytes: Buffer;
   try {
+    // Refuse before reading: a hostile "torrent" can be any size.
+    const st = await stat(file);
+    if (!st.isFile()) throw new UsageError(`${file} is not a file`, 'INPUT_UNREADABLE');
+    if (st.size > DEFAULT_BENCODE_LIMITS.maxBytes) {
+      throw new UsageError(`${file} is ${st.size} bytes, more than the ${DEFAULT_BENCODE_LIMITS.maxBytes}-byte limit for a torrent`, 'INPUT_TOO_LARGE');
+    }
     bytes = await readFile(file);
   } catch (e) {
+    if (e instanceof UsageError) throw e;
     throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, 'INPUT_UNREADABLE');
   }
   return parseTorrent(bytes);

@@ -289,8 +289,11 @@ class Writer {
       for (const k of keys) {
         const x = v.get(k);
         if (x === undefined) continue;
+        // A binary string: one char per byte. A char above 0xff would be silently truncated.
+        // eslint-disable-next-line no-control-regex
+        if (/[^\u0000-\u00ff]/.test(k)) throw new TypeError('bencode: dictionary key is not a binary string (use utf8Key)');
         this.ascii(`${k.length}:`);
-        this.ascii(k); // a binary string: one char per byte, written as latin1
+        this.ascii(k);
         this.value(x, depth + 1);
       }
       this.ascii('e');

@@ -110,6 +110,7 @@ export interface MagnetInput {
 
 // Keeps ':' '/' readable in tracker URLs as most clients do; everything else is escaped.
 function enc(s: string): string {
+  if (!s.isWellFormed()) throw new MetainfoError('magnet link text is not valid Unicode', 'MAGNET_INVALID');
   return encodeURIComponent(s).replace(/%3A/gi, ':').replace(/%2F/gi, '/');
 }
 

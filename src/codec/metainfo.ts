@@ -302,6 +302,10 @@ function alignV2(files: RawFile[], pieceLength: number): FileEntry[] {
  * bytes behind one name.
  */
 function mergeHybrid(v1: FileEntry[], v2: RawFile[], pieceLength: number): FileEntry[] {
+  // Where BEP 52 puts each file; the v1 list must put it at the same offset, so the only pads
+  // allowed are the gaps after files that do not end on a piece boundary (libtorrent's
+  // files_compatible check). Anything else gives one v2 content many v1 names.
+  const aligned = alignV2(v2, pieceLength).filter((f) => !f.pad);
   const out: FileEntry[] = [];
   let j = 0;
   for (const f of v1) {
@@ -309,16 +313,21 @@ function mergeHybrid(v1: FileEntry[], v2: RawFile[], pieceLength: number): FileE
       out.push(f);
       continue;
     }
-    const g = v2[j++];
+    const g = aligned[j++];
     if (!g || g.length !== f.length || g.path.join('/') !== f.path.join('/')) {
       fail(`hybrid v1 file ${JSON.stringify(f.path.join('/'))} does not match the v2 file tree`);
     }
-    if (f.length > 0 && f.offset % pieceLength !== 0) {
-      fail(`hybrid file ${JSON.stringify(f.path.join('/'))} does not start on a piece boundary`);
+    if (f.length > 0 && f.offset !== g.offset) {
+      fail(`hybrid file ${JSON.stringify(f.path.join('/'))} is not on its piece boundary (offset ${f.offset} in v1, ${g.offset} in v2)`);
     }
     out.push({ ...f, piecesRoot: g.piecesRoot });
   }
-  if (j !== v2.length) fail('hybrid v2 file tree has files the v1 list lacks');
+  if (j !== aligned.length) fail('hybrid v2 file tree has files the v1 list lacks');
+  const last = aligned[aligned.length - 1]!;
+  const v2End = last.offset + last.length;
+  const v1End = out.length ? out[out.length - 1]!.offset + out[out.length - 1]!.length : 0;
+  // The v1 stream may end with the last file's pad (libtorrent writes it) but not beyond.
+  if (Math.ceil(v1End / pieceLength) !== Math.ceil(v2End / pieceLength)) fail('hybrid v1 and v2 parts have different piece counts');
   return out;
 }
 

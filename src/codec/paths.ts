@@ -66,7 +66,8 @@ export function safeJoin(root: string, components: readonly string[]): string {
   const base = path.resolve(root);
   const full = path.resolve(base, ...components);
   const rel = path.relative(base, full);
-  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
+  // '..data' is a legal name; only '..' itself or a '../' prefix means we left the root.
+  if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) {
     throw new UnsafePathError(`unsafe file path ${JSON.stringify(components.join('/'))}: leaves ${base}`);
   }
   return full;
