@@ -79,7 +79,13 @@ async function main(): Promise<void> {
       process.exitCode = 2;
       return;
     }
-    const err = e as Error;
+    const err = e as NodeJS.ErrnoException;
+    if (typeof err.code === 'string' && /^E[A-Z]+$/.test(err.code)) {
+      // The system said no (permission, I/O error, full disk): the user's to fix, one line.
+      process.stderr.write(`seedbank: ${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
     process.stderr.write(`seedbank: unexpected error: ${err.message}\n`);
     if (process.env['SEEDBANK_DEBUG']) process.stderr.write(`${err.stack}\n`);
     process.exitCode = 70;
