@@ -8,6 +8,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { SeedbankError, VERSION } from '../index.js';
 import { runCreate, runInfo, runVerify } from './commands.js';
 import { runDemo } from './demo.js';
+import { runGet, runSeed } from './swarm-commands.js';
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
 
@@ -53,6 +54,30 @@ function program(): Command {
     .option('--json', 'print a JSON report per file and piece')
     .action(async (torrent: string, dataDir: string, flags) => {
       process.exitCode = await runVerify(torrent, dataDir, flags);
+    });
+
+  p.command('seed')
+    .description('seed a torrent from data on disk until stopped (SIGINT or SIGTERM stop it cleanly)')
+    .argument('<torrent>', '.torrent file')
+    .argument('<data-dir>', 'folder that holds the content under the torrent name')
+    .option('--port <n>', 'TCP port to listen on (default: any free port)')
+    .option('--peer <host:port>', 'peer to connect to, repeatable', collect, [])
+    .option('--json', 'print JSON lines')
+    .action(async (torrent: string, dataDir: string, flags) => {
+      process.exitCode = await runSeed(torrent, dataDir, flags);
+    });
+
+  p.command('get')
+    .description('download a torrent; exit 0 only when every selected piece is verified')
+    .argument('<torrent>', '.torrent file')
+    .requiredOption('-o, --output <dir>', 'folder to download into (the content goes in <dir>/<name>)')
+    .option('--peer <host:port>', 'peer to connect to, repeatable', collect, [])
+    .option('--select <glob>', 'download only files matching this glob, repeatable', collect, [])
+    .option('--seed', 'keep seeding after the download completes, until stopped')
+    .option('--port <n>', 'TCP port to listen on (default: any free port)')
+    .option('--json', 'print one JSON object at the end')
+    .action(async (torrent: string, flags) => {
+      process.exitCode = await runGet(torrent, flags);
     });
 
   p.command('demo')

@@ -23,7 +23,25 @@ export interface WorkerInit {
 
 export type WorkerJob =
   | { kind: 'pieces'; id: number; first: number; end: number }
-  | { kind: 'root'; id: number; layer: ArrayBuffer; pieceLength: number };
+  | { kind: 'root'; id: number; layer: ArrayBuffer; pieceLength: number }
+  | MemoryJob;
+
+/**
+ * Hash one piece that is already in memory (received from peers). The buffer is shared with the
+ * main thread, not copied: the caller must not touch the bytes until the answer comes back.
+ */
+export interface MemoryJob {
+  kind: 'memory';
+  id: number;
+  buffer: SharedArrayBuffer;
+  offset: number;
+  /** Bytes of the piece as sent on the wire (pads included). */
+  length: number;
+  /** SHA-1 of the whole piece (v1, hybrid). */
+  v1: boolean;
+  /** Merkle node of the owning file's bytes (v2, hybrid): the first `dataLength` bytes. */
+  v2: { dataLength: number; fileLength: number; pieceLength: number } | null;
+}
 
 /** Piece states reported by workers. */
 export const PIECE_READ = 0;
@@ -34,20 +52,21 @@ export const PIECE_MISSING = 1;
 export type JobBody = WorkerJob extends infer J ? (J extends WorkerJob ? Omit<J, 'id'> : never) : never;
 
 export interface PiecesResult {
-      kind: 'pieces';
-      id: number;
-      first: number;
-      end: number;
-      /** 20 bytes per piece when v1. */
-      sha1: ArrayBuffer | null;
-      /** 32 bytes per piece when v2: the piece's subtree root, or a small file's pieces root. */
-      nodes: ArrayBuffer | null;
-      status: ArrayBuffer;
-      /** Bytes of real file data read (pads excluded), for progress. */
-      bytes: number;
+  kind: 'pieces';
+  id: number;
+  first: number;
+  end: number;
+  /** 20 bytes per piece when v1. */
+  sha1: ArrayBuffer | null;
+  /** 32 bytes per piece when v2: the piece's subtree root, or a small file's pieces root. */
+  nodes: ArrayBuffer | null;
+  status: ArrayBuffer;
+  /** Bytes of real file data read (pads excluded), for progress. */
+  bytes: number;
 }
 
 export type WorkerResult =
   | PiecesResult
   | { kind: 'root'; id: number; root: ArrayBuffer }
+  | { kind: 'memory'; id: number; sha1: ArrayBuffer | null; node: ArrayBuffer | null }
   | { kind: 'error'; id: number; message: string; code: string | undefined };

@@ -121,6 +121,18 @@ parentPort!.on('message', (job: WorkerJob) => {
       r.id = job.id;
       const transfer = [r.status, ...(r.sha1 ? [r.sha1] : []), ...(r.nodes ? [r.nodes] : [])];
       parentPort!.postMessage(r, transfer);
+    } else if (job.kind === 'memory') {
+      const piece = Buffer.from(job.buffer, job.offset, job.length);
+      const sha1 = job.v1 ? createHash('sha1').update(piece).digest() : null;
+      let node: Buffer | null = null;
+      if (job.v2) {
+        leafBuf ??= Buffer.allocUnsafe(Math.ceil(job.v2.pieceLength / BLOCK_SIZE) * HASH_SIZE);
+        if (leafBuf.length < Math.ceil(job.v2.pieceLength / BLOCK_SIZE) * HASH_SIZE) leafBuf = Buffer.allocUnsafe(Math.ceil(job.v2.pieceLength / BLOCK_SIZE) * HASH_SIZE);
+        const leaves = leafHashes(piece.subarray(0, job.v2.dataLength), leafBuf);
+        node = pieceNodeHash(leafBuf.subarray(0, leaves * HASH_SIZE), job.v2.pieceLength, job.v2.fileLength);
+      }
+      const out = { kind: 'memory' as const, id: job.id, sha1: sha1 ? toArrayBuffer(Buffer.from(sha1)) : null, node: node ? toArrayBuffer(Buffer.from(node)) : null };
+      parentPort!.postMessage(out satisfies WorkerResult);
     } else {
       const root = piecesRootFromLayer(Buffer.from(job.layer), job.pieceLength);
       const out = toArrayBuffer(Buffer.from(root));

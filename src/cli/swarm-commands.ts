@@ -1,0 +1,144 @@
+/**
+ * `seedbank get` and `seedbank seed`: progress on a terminal (bytes, rate, peers, ETA), a summary
+ * at the end, `--json` for machines, and a clean stop on SIGINT/SIGTERM.
+ */
+import path from 'node:path';
+import { type Metainfo, type Transfer, UsageError, isMagnet, startDownload, startSeeding } from '../index.js';
+import { loadTorrentFile } from './commands.js';
+import { formatBytes, formatRate, printJson, startProgress } from './output.js';
+
+export interface GetFlags {
+  output: string;
+  peer: string[];
+  select: string[];
+  seed?: boolean;
+  port?: string;
+  json?: boolean;
+}
+
+export interface SeedFlags {
+  port?: string;
+  peer: string[];
+  json?: boolean;
+}
+
+function parsePort(s: string | undefined): number {
+  if (s === undefined) return 0;
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--port ${JSON.stringify(s)} is not a port number (0-65535)`);
+  return n;
+}
+
+async function loadSource(source: string): Promise<Metainfo> {
+  if (isMagnet(source)) {
+    throw new UsageError('downloading from a magnet link needs metadata exchange (BEP 9), which is not in this version yet: use the .torrent file', 'NOT_YET');
+  }
+  return loadTorrentFile(source);
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+function untilSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const on = (sig: string) => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      resolve(sig);
+    };
+    const onInt = () => on('SIGINT');
+    const onTerm = () => on('SIGTERM');
+    process.once('SIGINT', onInt);
+    process.once('SIGTERM', onTerm);
+  });
+}
+
+function summary(tr: Transfer, seconds: number) {
+  const s = tr.stats();
+  const t = tr.metainfo;
+  return {
+    name: t.name,
+    infoHashV1: t.infoHashV1?.toString('hex') ?? null,
+    infoHashV2: t.infoHashV2?.toString('hex') ?? null,
+    seconds,
+    complete: s.piecesWanted === 0,
+    bytesDownloaded: { peers: s.bytesFromPeers, origins: 0 },
+    bytesUploaded: s.bytesUploaded,
+    peersSeen: s.peersSeen,
+    hashFailures: s.hashFailures,
+    bannedPeers: s.bannedPeers,
+    resumedPieces: tr.resumedPieces,
+    pieces: { have: s.piecesHave, total: t.numPieces },
+  };
+}
+
+export async function runGet(source: string, f: GetFlags): Promise<number> {
+  const t = await loadSource(source);
+  const started = Date.now();
+  const quiet = !!f.json && !process.stderr.isTTY;
+  let check: ReturnType<typeof startProgress> | null = null;
+  const tr = await startDownload(t, {
+    dataDir: f.output,
+    port: parsePort(f.port),
+    peers: f.peer,
+    select: f.select,
+    onCheckProgress: (done, total) => {
+      check ??= startProgress('checking', total, quiet);
+      check.update(done);
+    },
+  });
+  (check as ReturnType<typeof startProgress> | null)?.stop();
+  const signal = untilSignal();
+  const bar = startProgress('downloading', tr.wantedBytes, quiet);
+  const baseline = tr.stats().piecesHave;
+  const tick = setInterval(() => bar.update(Math.min(tr.wantedBytes, tr.stats().bytesFromPeers)), 250);
+  const outcome = await Promise.race([tr.torrent.done.then(() => 'done' as const), signal]).catch((e: Error) => e);
+  clearInterval(tick);
+  bar.stop();
+  const seconds = (Date.now() - started) / 1000;
+  if (outcome instanceof Error) {
+    await tr.stop();
+    throw outcome;
+  }
+  const result = summary(tr, seconds);
+  if (!f.json) {
+    const rate = result.bytesDownloaded.peers / Math.max(seconds, 1e-3);
+    process.stdout.write(
+      `${outcome === 'done' ? 'complete' : `stopped (${outcome})`}: ${t.name} in ${path.resolve(f.output)}: ` +
+        `${formatBytes(result.bytesDownloaded.peers)} from ${result.peersSeen} peers in ${seconds.toFixed(2)} s (${formatRate(rate)}), ` +
+        `${result.pieces.have - baseline} pieces fetched, ${tr.resumedPieces} already here, ${result.hashFailures} hash failures, ${result.bannedPeers} banned\n`,
+    );
+  }
+  if (outcome === 'done' && f.seed) {
+    if (!f.json) process.stdout.write(`seeding on port ${tr.session.port}; Ctrl-C to stop\n`);
+    await signal;
+  }
+  await tr.stop();
+  if (f.json) printJson({ ...summary(tr, seconds), bytesUploaded: tr.stats().bytesUploaded });
+  return outcome === 'done' ? 0 : 1;
+}
+
+export async function runSeed(torrentFile: string, dataDir: string, f: SeedFlags): Promise<number> {
+  const t = await loadTorrentFile(torrentFile);
+  const quiet = !!f.json && !process.stderr.isTTY;
+  let check: ReturnType<typeof startProgress> | null = null;
+  const tr = await startSeeding(t, {
+    dataDir,
+    port: parsePort(f.port),
+    peers: f.peer,
+    onCheckProgress: (done, total) => {
+      check ??= startProgress('checking', total, quiet);
+      check.update(done);
+    },
+  });
+  (check as ReturnType<typeof startProgress> | null)?.stop();
+  const started = Date.now();
+  const hello = { event: 'seeding', name: t.name, port: tr.session.port, infoHashV1: t.infoHashV1?.toString('hex') ?? null, infoHashV2: t.infoHashV2?.toString('hex') ?? null };
+  if (f.json) process.stdout.write(`${JSON.stringify(hello)}\n`);
+  else process.stdout.write(`seeding ${t.name} on port ${tr.session.port}; Ctrl-C to stop\n`);
+  const sig = await untilSignal();
+  await tr.stop();
+  const seconds = (Date.now() - started) / 1000;
+  const s = tr.stats();
+  if (f.json) process.stdout.write(`${JSON.stringify({ event: 'stopped', signal: sig, seconds, bytesUploaded: s.bytesUploaded, peersSeen: s.peersSeen })}\n`);
+  else process.stdout.write(`stopped (${sig}) after ${seconds.toFixed(0)} s: uploaded ${formatBytes(s.bytesUploaded)} to ${s.peersSeen} peers\n`);
+  return 0;
+}

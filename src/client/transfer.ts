@@ -1,0 +1,121 @@
+/**
+ * The library's high-level operations on a swarm: download a torrent into a folder, or seed one
+ * from a folder. They wire a session, file storage, resume data and (later) trackers together;
+ * the CLI and the HTTP API use these, never the engine directly.
+ */
+import { minimatch } from 'minimatch';
+import { Bitfield } from '../codec/bitfield.js';
+import { filePieces } from '../codec/layout.js';
+import { type Metainfo } from '../codec/metainfo.js';
+import { UsageError } from '../errors.js';
+import { type EventChannel } from '../events.js';
+import { Session } from '../engine/session.js';
+import { type Torrent, type TorrentStats } from '../engine/torrent.js';
+import { FileStorage } from '../storage/file-storage.js';
+import { ResumeStore, loadResume } from '../storage/resume.js';
+
+export interface TransferOptions {
+  /** Folder that holds (or will hold) the content under the torrent's name. */
+  dataDir: string;
+  /** TCP port to listen on. @default 0 (any free port) */
+  port?: number;
+  /** Peers to dial, "host:port" or "[v6]:port". */
+  peers?: string[];
+  /** Download only files whose path matches one of these globs. @default all */
+  select?: string[];
+  events?: EventChannel;
+  /** Called while resume data is being checked against the disk. */
+  onCheckProgress?: (bytesDone: number, bytesTotal: number) => void;
+}
+
+export interface Transfer {
+  readonly metainfo: Metainfo;
+  readonly session: Session;
+  readonly torrent: Torrent;
+  /** Pieces verified before this run started (from resume data or the disk). */
+  readonly resumedPieces: number;
+  /** Bytes of the selected files. */
+  readonly wantedBytes: number;
+  stats(): TorrentStats;
+  stop(): Promise<void>;
+}
+
+export function parsePeerAddress(s: string): { host: string; port: number } {
+  const m = /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(s) ?? /^([^:[\]]+):(\d+)$/.exec(s);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`peer ${JSON.stringify(s)} is not HOST:PORT or [IPv6]:PORT`);
+  return { host: m[1]!, port };
+}
+
+/** Pieces of the files matching `globs` (all pieces when there are none). */
+export function selectPieces(t: Metainfo, globs: readonly string[]): { wanted: Bitfield | null; bytes: number } {
+  let bytes = 0;
+  if (globs.length === 0) {
+    for (const f of t.files) if (!f.pad) bytes += f.length;
+    return { wanted: null, bytes };
+  }
+  const wanted = new Bitfield(t.numPieces);
+  let matched = 0;
+  for (const f of t.files) {
+    if (f.pad) continue;
+    const p = f.path.join('/');
+    if (!globs.some((g) => minimatch(p, g, { dot: true, matchBase: !g.includes('/') }))) continue;
+    matched++;
+    bytes += f.length;
+    const { first, end } = filePieces(t, f);
+    for (let i = first; i < end; i++) wanted.set(i);
+  }
+  if (matched === 0) throw new UsageError(`--select ${globs.map((g) => JSON.stringify(g)).join(' ')} matches no file of ${t.name}`);
+  return { wanted, bytes };
+}
+
+async function open(t: Metainfo, opts: TransferOptions, select: string[]): Promise<Transfer> {
+  const { wanted, bytes } = selectPieces(t, select);
+  const peers = (opts.peers ?? []).map(parsePeerAddress);
+  const storage = new FileStorage(t, opts.dataDir);
+  const have = await loadResume(t, opts.dataDir, { onProgress: (done) => opts.onCheckProgress?.(done, bytes) });
+  const resume = new ResumeStore(t, opts.dataDir, storage, have);
+  const session = new Session({ port: opts.port ?? 0, events: opts.events });
+  await session.listen();
+  const torrent = session.addTorrent({ metainfo: t, storage, have, wanted, onPieceWritten: (i) => resume.markVerified(i) });
+  for (const p of peers) torrent.addPeer(p.host, p.port, 'manual');
+  void torrent.done.then(
+    () => Promise.all([storage.ensureEmptyFiles(), resume.save()]),
+    () => {},
+  );
+  let stopping: Promise<void> | null = null;
+  return {
+    metainfo: t,
+    session,
+    torrent,
+    resumedPieces: have.count,
+    wantedBytes: bytes,
+    stats: () => torrent.getStats(),
+    stop: () =>
+      (stopping ??= (async () => {
+        await session.close();
+        await resume.close().catch(() => {});
+        await storage.close();
+      })()),
+  };
+}
+
+/** Starts downloading `t` into `opts.dataDir`; `transfer.torrent.done` resolves when complete. */
+export function startDownload(t: Metainfo, opts: TransferOptions): Promise<Transfer> {
+  return open(t, opts, opts.select ?? []);
+}
+
+/**
+ * Starts seeding `t` from `opts.dataDir`. The data is checked first (resume data makes that fast);
+ * a seed with missing or corrupt pieces refuses to start rather than serve a partial dataset
+ * silently.
+ */
+export async function startSeeding(t: Metainfo, opts: TransferOptions): Promise<Transfer> {
+  const tr = await open(t, opts, []);
+  const missing = t.numPieces - tr.resumedPieces;
+  if (missing > 0) {
+    await tr.stop();
+    throw new UsageError(`${missing} of ${t.numPieces} pieces of ${t.name} are missing or corrupt under ${opts.dataDir}: run seedbank verify for details`, 'SEED_INCOMPLETE');
+  }
+  return tr;
+}

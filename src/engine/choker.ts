@@ -1,0 +1,65 @@
+/**
+ * Choking: who may download from us. Tit-for-tat while we download (unchoke those who give us the
+ * most), fastest takers while we seed, plus one optimistic unchoke that rotates so newcomers get a
+ * chance to prove themselves (BEP 3's algorithm, as libtorrent and mainline do it).
+ *
+ * Pure policy: it is handed the connections and returns decisions; the torrent applies them.
+ */
+export interface ChokeCandidate {
+  readonly key: string;
+  readonly peerInterested: boolean;
+  readonly amChoking: boolean;
+  /** Bytes/s this peer sends us. */
+  downRate(): number;
+  /** Bytes/s we send this peer. */
+  upRate(): number;
+}
+
+export interface ChokerOptions {
+  /** Regular upload slots, the optimistic one not included. @default 7 */
+  slots?: number;
+  /** How long an optimistic unchoke lasts. @default 30 s */
+  optimisticMs?: number;
+  random?: () => number;
+  now?: () => number;
+}
+
+export class Choker {
+  private optimistic: string | null = null;
+  private optimisticSince = -Infinity;
+  readonly slots: number;
+  private readonly optimisticMs: number;
+  private readonly random: () => number;
+  private readonly now: () => number;
+
+  constructor(opts: ChokerOptions = {}) {
+    this.slots = opts.slots ?? 7;
+    this.optimisticMs = opts.optimisticMs ?? 30_000;
+    this.random = opts.random ?? Math.random;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** The set of peers to unchoke now; everyone else interested is choked. */
+  decide(peers: readonly ChokeCandidate[], seeding: boolean): Set<string> {
+    const interested = peers.filter((p) => p.peerInterested);
+    const score = (p: ChokeCandidate) => (seeding ? p.upRate() : p.downRate());
+    // Ties (all zero at start) keep current unchokes first, so slots do not flap.
+    interested.sort((a, b) => score(b) - score(a) || Number(a.amChoking) - Number(b.amChoking));
+    const unchoke = new Set(interested.slice(0, this.slots).map((p) => p.key));
+    const rest = interested.filter((p) => !unchoke.has(p.key));
+    const t = this.now();
+    const stillThere = rest.some((p) => p.key === this.optimistic);
+    if (!stillThere || t - this.optimisticSince >= this.optimisticMs) {
+      const pick = rest.length ? rest[Math.floor(this.random() * rest.length)]! : null;
+      this.optimistic = pick?.key ?? null;
+      this.optimisticSince = t;
+    }
+    if (this.optimistic) unchoke.add(this.optimistic);
+    return unchoke;
+  }
+
+  /** Whether a newly interested peer may be unchoked at once (a slot is free). */
+  hasFreeSlot(peers: readonly ChokeCandidate[]): boolean {
+    return peers.filter((p) => !p.amChoking).length < this.slots + 1;
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * A live wire connection to one peer, after the handshake: the four choke/interest flags, what the
+ * peer has, its extensions, rates, and the socket. It decodes and encodes messages and keeps the
+ * connection alive; what to do with a message is the torrent's business.
+ *
+ * Not for: known peers we are not connected to (peer-list.ts), piece picking (picker.ts).
+ *
+ * A malformed or oversized message closes this one connection and nothing else.
+ */
+import type { Socket } from 'node:net';
+import { Bitfield } from '../codec/bitfield.js';
+import { type Message, MessageDecoder, RESERVED_EXTENSION, RESERVED_FAST, RESERVED_V2, encodeMessage, encodePieceHeader, hasReserved } from '../codec/wire.js';
+import { RateMeter } from './rate.js';
+
+export interface ConnectionHandlers {
+  onMessage(conn: PeerConnection, m: Message): void;
+  onClose(conn: PeerConnection, reason: string): void;
+}
+
+export interface ConnectionOptions {
+  /** Close after this long with nothing received. @default 120 s */
+  idleTimeoutMs?: number;
+  /** Send a keep-alive after this long with nothing sent. @default 60 s */
+  keepAliveMs?: number;
+  now?: () => number;
+}
+
+/** Largest message we accept: a 16 KiB block, or a bitfield / extension message up to 1 MiB. */
+const MAX_MESSAGE = 1024 * 1024 + 13;
+
+export class PeerConnection {
+  amChoking = true;
+  amInterested = false;
+  peerChoking = true;
+  peerInterested = false;
+  /** What the peer has; `all` for a seed that sent have-all or a full bitfield. */
+  have: Bitfield;
+  peerHasAll = false;
+  /** Their extension ids (BEP 10 `m`), by name. */
+  readonly extIds = new Map<string, number>();
+  /** How many requests the peer accepts at once (BEP 10 `reqq`). */
+  reqq = 250;
+  client: string | null = null;
+  /** Requests the peer sent us that we have not answered yet. */
+  readonly uploadQueue: Array<{ index: number; begin: number; length: number }> = [];
+  uploading = false;
+  readonly down: RateMeter;
+  readonly up: RateMeter;
+  readonly supportsFast: boolean;
+  readonly supportsExtensions: boolean;
+  readonly supportsV2: boolean;
+  readonly allowedFast = new Set<number>();
+  closed = false;
+  /** Set when we know the peer sent us data that failed a hash check. */
+  lastMessageAt: number;
+  private lastSentAt: number;
+  private readonly decoder = new MessageDecoder({ maxMessageLength: MAX_MESSAGE });
+  private readonly timer: NodeJS.Timeout;
+  private readonly now: () => number;
+
+  constructor(
+    readonly socket: Socket,
+    readonly key: string,
+    readonly host: string,
+    readonly port: number,
+    readonly peerId: Buffer,
+    reserved: Uint8Array,
+    readonly outgoing: boolean,
+    numPieces: number,
+    private readonly handlers: ConnectionHandlers,
+    opts: ConnectionOptions = {},
+  ) {
+    this.now = opts.now ?? Date.now;
+    this.down = new RateMeter(this.now);
+    this.up = new RateMeter(this.now);
+    this.have = new Bitfield(numPieces);
+    this.supportsFast = hasReserved(reserved, RESERVED_FAST);
+    this.supportsExtensions = hasReserved(reserved, RESERVED_EXTENSION);
+    this.supportsV2 = hasReserved(reserved, RESERVED_V2);
+    this.lastMessageAt = this.lastSentAt = this.now();
+    const idle = opts.idleTimeoutMs ?? 120_000;
+    const keepAlive = opts.keepAliveMs ?? 60_000;
+    this.timer = setInterval(() => {
+      const t = this.now();
+      if (t - this.lastMessageAt > idle) this.close('idle timeout');
+      else if (t - this.lastSentAt > keepAlive) this.send({ type: 'keep-alive' });
+    }, Math.min(idle, keepAlive) / 4);
+    this.timer.unref?.();
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    socket.on('error', (e) => this.close(e.message));
+    socket.on('close', () => this.close('connection closed'));
+  }
+
+  /** Feeds bytes that arrived with the handshake, then starts reading. */
+  start(rest: Buffer): void {
+    if (rest.length) this.receive(rest);
+    this.socket.resume();
+  }
+
+  private receive(chunk: Buffer): void {
+    if (this.closed) return;
+    this.lastMessageAt = this.now();
+    try {
+      this.decoder.push(chunk);
+      for (let m = this.decoder.next(); m !== null && !this.closed; m = this.decoder.next()) {
+        if (m.type === 'piece') this.down.add(m.block.length);
+        this.handlers.onMessage(this, m);
+      }
+    } catch (e) {
+      this.close(`protocol error: ${(e as Error).message}`);
+    }
+  }
+
+  send(m: Message): void {
+    if (this.closed) return;
+    this.lastSentAt = this.now();
+    this.socket.write(encodeMessage(m));
+  }
+
+  /** Sends a block without copying it into a message buffer. */
+  sendPiece(index: number, begin: number, block: Buffer): boolean {
+    if (this.closed) return false;
+    this.lastSentAt = this.now();
+    this.up.add(block.length);
+    this.socket.cork();
+    this.socket.write(encodePieceHeader(index, begin, block.length));
+    const ok = this.socket.write(block);
+    this.socket.uncork();
+    return ok;
+  }
+
+  /** True when the socket's send buffer is full: stop reading from disk until 'drain'. */
+  get congested(): boolean {
+    return this.socket.writableNeedDrain;
+  }
+
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    this.socket.destroy();
+    this.handlers.onClose(this, reason);
+  }
+}

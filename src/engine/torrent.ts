@@ -1,0 +1,564 @@
+/**
+ * One torrent in a session: its peers, the picker, verification and storage, and the messages that
+ * tie them together. Downloads into `storage`, serves what it has, and reports through the event
+ * channel.
+ *
+ * Not for: sockets before the handshake (session.ts), picking policy (picker.ts), choking policy
+ * (choker.ts), bytes on disk (storage/).
+ */
+import type { Socket } from 'node:net';
+import { Bitfield } from '../codec/bitfield.js';
+import { pieceRange } from '../codec/layout.js';
+import { type Metainfo } from '../codec/metainfo.js';
+import { type Message, RESERVED_EXTENSION, RESERVED_FAST, RESERVED_V2, makeReserved } from '../codec/wire.js';
+import { decodeExtHandshake, encodeExtHandshake, encodeMetadataMessage, decodeMetadataMessage, METADATA_PIECE_SIZE, decodePex } from '../codec/extensions.js';
+import { type EventChannel } from '../events.js';
+import type { Storage } from '../storage/storage.js';
+import { VERSION } from '../version.js';
+import { Choker } from './choker.js';
+import { type HandshakeResult, handshakeOutgoing } from './handshake.js';
+import { PeerConnection } from './peer-connection.js';
+import { type PeerSource, PeerList, peerKey } from './peer-list.js';
+import { type BlockRequest, PiecePicker } from './picker.js';
+import { pieceSize } from './piece-info.js';
+import { PieceVerifier } from './piece-verifier.js';
+
+export interface TorrentOptions {
+  metainfo: Metainfo;
+  storage: Storage;
+  events: EventChannel;
+  peerId: Buffer;
+  /** Our listening port, told to peers in the extension handshake. */
+  port: number;
+  /** Pieces already verified (resume). */
+  have?: Bitfield;
+  /** Pieces to download; null means all. */
+  wanted?: Bitfield | null;
+  /** Called after a piece is written and verified (resume data). */
+  onPieceWritten?: (index: number) => void;
+  /** Opens a TCP connection. */
+  dial: (host: string, port: number) => Promise<Socket>;
+  /** @default 50 */
+  maxConnections?: number;
+  /** Outgoing connection attempts at once. @default 10 */
+  maxHalfOpen?: number;
+  now?: () => number;
+  random?: () => number;
+}
+
+export interface TorrentStats {
+  bytesFromPeers: number;
+  bytesUploaded: number;
+  hashFailures: number;
+  bannedPeers: number;
+  peersSeen: number;
+  connections: number;
+  piecesHave: number;
+  piecesWanted: number;
+}
+
+/** Largest block we serve (BEP 3 says 16 KiB; some clients ask for more). */
+const MAX_REQUEST = 128 * 1024;
+/** Requests from one peer we queue before rejecting. */
+const MAX_UPLOAD_QUEUE = 2000;
+/** Strikes (hash failures it took part in) before a peer is banned. */
+const BAN_STRIKES = 2;
+const EXT_METADATA = 1;
+const EXT_PEX = 2;
+
+export class Torrent {
+  readonly metainfo: Metainfo;
+  readonly infoHash: Buffer;
+  readonly infoHashHex: string;
+  readonly peers: PeerList;
+  readonly picker: PiecePicker;
+  readonly connections = new Map<string, PeerConnection>();
+  private readonly verifier: PieceVerifier;
+  private readonly choker: Choker;
+  private readonly buffers = new Map<number, Buffer>();
+  private readonly inflight = new Map<string, number>();
+  private readonly contributors = new Map<number, Set<string>>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private halfOpen = 0;
+  private stopped = false;
+  private doneEmitted = false;
+  private readonly stats = { bytesFromPeers: 0, bytesUploaded: 0, hashFailures: 0, bannedPeers: 0 };
+  private readonly now: () => number;
+  private doneResolve!: () => void;
+  private failReject!: (e: Error) => void;
+  /** Resolves when every wanted piece is verified and written; rejects on a storage failure. */
+  readonly done: Promise<void>;
+
+  constructor(private readonly opts: TorrentOptions) {
+    const t = opts.metainfo;
+    this.metainfo = t;
+    this.now = opts.now ?? Date.now;
+    this.infoHash = t.infoHashV1 ?? t.infoHashV2!.subarray(0, 20);
+    this.infoHashHex = (t.infoHashV1 ?? t.infoHashV2!).toString('hex');
+    this.peers = new PeerList(this.now);
+    this.picker = new PiecePicker({
+      numPieces: t.numPieces,
+      pieceLength: t.pieceLength,
+      totalLength: t.totalLength,
+      pieceSize: (i: number) => pieceSize(t, i),
+      random: opts.random,
+      now: this.now,
+    });
+    for (let i = 0; i < t.numPieces; i++) {
+      if (opts.have?.has(i)) this.picker.markHave(i);
+      else if (opts.wanted && !opts.wanted.has(i)) this.picker.setPriority(i, 0);
+    }
+    this.verifier = new PieceVerifier(t);
+    this.choker = new Choker({ now: this.now, random: opts.random });
+    this.done = new Promise<void>((resolve, reject) => {
+      this.doneResolve = resolve;
+      this.failReject = reject;
+    });
+    this.done.catch(() => {}); // observed by whoever awaits it; never an unhandled rejection
+  }
+
+  /** Reserved bits we send: extension protocol, fast extension, and v2 for v2/hybrid torrents. */
+  get reserved(): Buffer {
+    return Buffer.from(makeReserved([RESERVED_EXTENSION, RESERVED_FAST, ...(this.metainfo.infoHashV2 ? [RESERVED_V2] : [])]));
+  }
+
+  /** The 20-byte hashes peers may use for this torrent in a handshake. */
+  get handshakeHashes(): Buffer[] {
+    const out: Buffer[] = [];
+    if (this.metainfo.infoHashV1) out.push(this.metainfo.infoHashV1);
+    if (this.metainfo.infoHashV2) out.push(this.metainfo.infoHashV2.subarray(0, 20));
+    return out;
+  }
+
+  get seeding(): boolean {
+    return this.picker.isDone();
+  }
+
+  start(): void {
+    this.checkDone();
+    this.timers.push(setInterval(() => this.tick(), 1000));
+    this.timers.push(setInterval(() => this.rechoke(), 10_000));
+    for (const t of this.timers) t.unref?.();
+    this.fillConnections();
+  }
+
+  addPeer(host: string, port: number, source: PeerSource): void {
+    this.peers.add(host, port, source);
+    if (!this.stopped) this.fillConnections();
+  }
+
+  getStats(): TorrentStats {
+    return {
+      ...this.stats,
+      peersSeen: this.peers.size,
+      connections: this.connections.size,
+      piecesHave: this.picker.haveBitfield().count,
+      piecesWanted: this.picker.wantedRemaining(),
+    };
+  }
+
+  private tick(): void {
+    this.fillConnections();
+    for (const c of this.connections.values()) this.fillRequests(c);
+  }
+
+  private fillConnections(): void {
+    const max = this.opts.maxConnections ?? 50;
+    const halfOpenMax = this.opts.maxHalfOpen ?? 10;
+    if (this.stopped || (this.seeding && !this.doneEmitted)) return;
+    const room = Math.min(max - this.connections.size - this.halfOpen, halfOpenMax - this.halfOpen);
+    if (room <= 0) return;
+    for (const p of this.peers.candidates(room)) {
+      p.lastAttempt = this.now();
+      p.connected = true; // reserved while dialing, so it is not dialed twice
+      this.halfOpen++;
+      void this.dialPeer(p.host, p.port).finally(() => this.halfOpen--);
+    }
+  }
+
+  private async dialPeer(host: string, port: number): Promise<void> {
+    const known = this.peers.get(peerKey(host, port))!;
+    try {
+      const socket = await this.opts.dial(host, port);
+      const hs = await handshakeOutgoing(socket, { infoHash: this.infoHash, peerId: this.opts.peerId, reserved: this.reserved, timeoutMs: 10_000 }).catch((e) => {
+        socket.destroy();
+        throw e;
+      });
+      if (this.stopped) {
+        socket.destroy();
+        return;
+      }
+      known.failures = 0;
+      this.attach(socket, hs, true, host, port);
+    } catch {
+      known.failures++;
+      known.connected = false;
+    }
+  }
+
+  /** Takes over a socket whose handshake is done (outgoing, or incoming via the session). */
+  attach(socket: Socket, hs: HandshakeResult, outgoing: boolean, host: string, port: number): void {
+    const key = peerKey(host, port);
+    if (this.stopped || this.peers.isBanned(host) || this.connections.has(key)) {
+      socket.destroy();
+      return;
+    }
+    if (!outgoing && this.connections.size >= (this.opts.maxConnections ?? 50)) {
+      socket.destroy();
+      return;
+    }
+    const known = this.peers.add(host, port, outgoing ? 'manual' : 'incoming');
+    if (known) known.connected = true;
+    const conn = new PeerConnection(socket, key, host, port, Buffer.from(hs.remote.peerId), hs.remote.reserved, outgoing, this.metainfo.numPieces, {
+      onMessage: (c, m) => this.onMessage(c, m),
+      onClose: (c, reason) => this.onClose(c, reason),
+    }, { now: this.now });
+    this.connections.set(key, conn);
+    this.inflight.set(key, 0);
+    socket.on('drain', () => this.pumpUpload(conn));
+    this.opts.events.emit('peer:connected', { infoHash: this.infoHashHex, peer: key, client: null, outgoing });
+    if (conn.supportsExtensions) {
+      conn.send({
+        type: 'extended',
+        id: 0,
+        payload: encodeExtHandshake({ m: { ut_metadata: EXT_METADATA, ut_pex: EXT_PEX }, v: `seedbank/${VERSION}`, p: this.opts.port, reqq: 2000, metadataSize: this.metainfo.infoBytes.length }),
+      });
+    }
+    this.sendHaves(conn);
+    conn.start(hs.rest);
+  }
+
+  private sendHaves(conn: PeerConnection): void {
+    const have = this.picker.haveBitfield();
+    if (conn.supportsFast && have.count === 0) conn.send({ type: 'have-none' });
+    else if (conn.supportsFast && have.complete) conn.send({ type: 'have-all' });
+    else conn.send({ type: 'bitfield', bitfield: have.bytes });
+  }
+
+  private onClose(conn: PeerConnection, reason: string): void {
+    this.connections.delete(conn.key);
+    this.inflight.delete(conn.key);
+    this.picker.peerGone(conn.key);
+    const known = this.peers.get(conn.key);
+    if (known) known.connected = false;
+    this.opts.events.emit('peer:disconnected', { infoHash: this.infoHashHex, peer: conn.key, reason });
+    if (!this.stopped) {
+      for (const c of this.connections.values()) this.fillRequests(c);
+      this.fillConnections();
+    }
+  }
+
+  private onMessage(conn: PeerConnection, m: Message): void {
+    const n = this.metainfo.numPieces;
+    switch (m.type) {
+      case 'bitfield': {
+        let bf: Bitfield;
+        try {
+          bf = new Bitfield(n, m.bitfield);
+        } catch {
+          conn.close('malformed bitfield');
+          return;
+        }
+        conn.have = bf;
+        if (bf.complete) {
+          conn.peerHasAll = true;
+          this.picker.peerHasAll(conn.key);
+        } else this.picker.peerBitfield(conn.key, bf);
+        this.updateInterest(conn, null);
+        break;
+      }
+      case 'have-all':
+        conn.have = Bitfield.full(n);
+        conn.peerHasAll = true;
+        this.picker.peerHasAll(conn.key);
+        this.updateInterest(conn, null);
+        break;
+      case 'have-none':
+        break;
+      case 'have':
+        if (m.index >= n) return conn.close('have for a piece out of range');
+        if (!conn.have.has(m.index)) {
+          conn.have.set(m.index);
+          this.picker.peerHave(conn.key, m.index);
+          this.updateInterest(conn, m.index);
+        }
+        break;
+      case 'choke':
+        conn.peerChoking = true;
+        // Without the fast extension a choke cancels everything we asked for (BEP 3); with it,
+        // the peer rejects each request explicitly (BEP 6).
+        if (!conn.supportsFast) this.releaseRequests(conn);
+        break;
+      case 'unchoke':
+        conn.peerChoking = false;
+        this.fillRequests(conn);
+        break;
+      case 'interested':
+        conn.peerInterested = true;
+        if (conn.amChoking && this.choker.hasFreeSlot([...this.connections.values()].map(candidate))) this.setChoke(conn, false);
+        break;
+      case 'not-interested':
+        conn.peerInterested = false;
+        break;
+      case 'request':
+        this.onRequest(conn, m.index, m.begin, m.length);
+        break;
+      case 'cancel': {
+        const i = conn.uploadQueue.findIndex((r) => r.index === m.index && r.begin === m.begin && r.length === m.length);
+        if (i >= 0) conn.uploadQueue.splice(i, 1);
+        break;
+      }
+      case 'piece':
+        this.onBlock(conn, m.index, m.begin, m.block);
+        break;
+      case 'reject':
+        this.requestDone(conn, { index: m.index, begin: m.begin, length: m.length }, false);
+        this.fillRequests(conn);
+        break;
+      case 'allowed-fast':
+        if (m.index < n) conn.allowedFast.add(m.index);
+        this.fillRequests(conn);
+        break;
+      case 'extended':
+        this.onExtended(conn, m.id, m.payload);
+        break;
+      default:
+        // keep-alive, port, suggest, v2 hash messages (answered in a later step) and unknown ids.
+        break;
+    }
+  }
+
+  private updateInterest(conn: PeerConnection, index: number | null): void {
+    if (conn.amInterested) return;
+    let interesting = false;
+    if (index !== null) interesting = this.picker.wants(index);
+    else if (conn.peerHasAll) interesting = !this.picker.isDone();
+    else for (const i of conn.have.indices()) if (this.picker.wants(i)) {
+      interesting = true;
+      break;
+    }
+    if (interesting) {
+      conn.amInterested = true;
+      conn.send({ type: 'interested' });
+      this.fillRequests(conn);
+    }
+  }
+
+  /** Requests to keep queued at a peer: about one second of its rate, within its `reqq`. */
+  private queueDepth(conn: PeerConnection): number {
+    const perSecond = conn.down.rate() / 16384;
+    return Math.max(16, Math.min(conn.reqq, 1000, Math.ceil(perSecond)));
+  }
+
+  private fillRequests(conn: PeerConnection): void {
+    if (this.stopped || conn.closed || !conn.amInterested) return;
+    if (conn.peerChoking && conn.allowedFast.size === 0) return;
+    const have = this.inflight.get(conn.key) ?? 0;
+    const want = this.queueDepth(conn) - have;
+    if (want <= 0) return;
+    const reqs = this.picker.pick(conn.key, want, { choked: conn.peerChoking, allowedFast: conn.allowedFast });
+    for (const r of reqs) conn.send({ type: 'request', index: r.index, begin: r.begin, length: r.length });
+    this.inflight.set(conn.key, have + reqs.length);
+  }
+
+  private releaseRequests(conn: PeerConnection): void {
+    for (const r of this.picker.outstanding(conn.key)) this.picker.requestFailed(conn.key, r);
+    this.inflight.set(conn.key, 0);
+  }
+
+  private requestDone(conn: PeerConnection, r: BlockRequest, received: boolean): void {
+    this.inflight.set(conn.key, Math.max(0, (this.inflight.get(conn.key) ?? 0) - 1));
+    if (!received) this.picker.requestFailed(conn.key, r);
+  }
+
+  private onBlock(conn: PeerConnection, index: number, begin: number, block: Uint8Array): void {
+    if (index >= this.metainfo.numPieces || this.picker.have(index)) return;
+    const size = pieceSize(this.metainfo, index);
+    if (begin + block.length > size) return conn.close('block beyond the end of its piece');
+    const req = { index, begin, length: block.length };
+    const r = this.picker.blockReceived(conn.key, req);
+    this.inflight.set(conn.key, Math.max(0, (this.inflight.get(conn.key) ?? 0) - 1));
+    if (r.duplicate) return this.fillRequests(conn);
+    for (const other of r.cancelFrom) {
+      const oc = this.connections.get(other);
+      if (oc) {
+        oc.send({ type: 'cancel', ...req });
+        this.inflight.set(other, Math.max(0, (this.inflight.get(other) ?? 0) - 1));
+      }
+    }
+    let buf = this.buffers.get(index);
+    if (!buf) {
+      // Shared memory: the verifier's worker hashes it in place. Sized as the storage sees the
+      // piece (a v2 file's last piece is followed by zeros the storage skips as padding).
+      buf = Buffer.from(new SharedArrayBuffer(pieceRange(this.metainfo, index).length));
+      this.buffers.set(index, buf);
+    }
+    buf.set(block, begin);
+    let who = this.contributors.get(index);
+    if (!who) this.contributors.set(index, (who = new Set()));
+    who.add(conn.key);
+    this.stats.bytesFromPeers += block.length;
+    if (r.pieceComplete) void this.finishPiece(index);
+    this.fillRequests(conn);
+  }
+
+  private async finishPiece(index: number): Promise<void> {
+    const buf = this.buffers.get(index)!;
+    const who = [...(this.contributors.get(index) ?? [])];
+    const verdict = await this.verifier.verify(index, buf).catch(() => 'bad' as const);
+    if (this.stopped) return;
+    if (verdict !== 'ok') {
+      this.buffers.delete(index);
+      this.contributors.delete(index);
+      this.stats.hashFailures++;
+      const blamed = this.picker.pieceFailed(index);
+      this.opts.events.emit('torrent:hash-failed', { infoHash: this.infoHashHex, index, contributors: blamed.length ? blamed : who });
+      for (const key of blamed.length ? blamed : who) this.strike(key, blamed.length <= 1 ? BAN_STRIKES : 1, `sent data for piece ${index} that failed its hash check`);
+      return;
+    }
+    try {
+      await this.opts.storage.writePiece(index, buf);
+    } catch (e) {
+      this.fail(e as Error);
+      return;
+    }
+    this.buffers.delete(index);
+    this.contributors.delete(index);
+    this.picker.markHave(index);
+    this.opts.onPieceWritten?.(index);
+    this.opts.events.emit('torrent:piece-verified', { infoHash: this.infoHashHex, index, source: who.join(',') });
+    for (const c of this.connections.values()) if (!c.have.has(index)) c.send({ type: 'have', index });
+    this.checkDone();
+  }
+
+  private strike(key: string, n: number, reason: string): void {
+    const p = this.peers.get(key);
+    if (!p) return;
+    p.strikes += n;
+    if (p.strikes >= BAN_STRIKES && !p.banned) {
+      p.banned = true;
+      this.stats.bannedPeers++;
+      this.opts.events.emit('peer:banned', { infoHash: this.infoHashHex, peer: key, reason });
+      this.connections.get(key)?.close(`banned: ${reason}`);
+    }
+  }
+
+  private checkDone(): void {
+    if (this.doneEmitted || !this.picker.isDone()) return;
+    this.doneEmitted = true;
+    for (const c of this.connections.values()) {
+      if (c.amInterested) {
+        c.amInterested = false;
+        c.send({ type: 'not-interested' });
+      }
+      // Two seeds have nothing for each other.
+      if (c.peerHasAll) c.close('both seeding');
+    }
+    this.opts.events.emit('torrent:done', { infoHash: this.infoHashHex });
+    this.doneResolve();
+  }
+
+  private fail(e: Error): void {
+    if (this.stopped) return;
+    this.failReject(e);
+    void this.stop();
+  }
+
+  private onRequest(conn: PeerConnection, index: number, begin: number, length: number): void {
+    const reject = () => {
+      if (conn.supportsFast) conn.send({ type: 'reject', index, begin, length });
+    };
+    if (conn.amChoking && !conn.allowedFast.has(index)) return reject();
+    if (index >= this.metainfo.numPieces || !this.picker.have(index)) return reject();
+    if (length === 0 || length > MAX_REQUEST || begin + length > pieceSize(this.metainfo, index)) return conn.close('invalid request');
+    if (conn.uploadQueue.length >= MAX_UPLOAD_QUEUE) return reject();
+    conn.uploadQueue.push({ index, begin, length });
+    this.pumpUpload(conn);
+  }
+
+  private pumpUpload(conn: PeerConnection): void {
+    if (conn.uploading || conn.closed) return;
+    conn.uploading = true;
+    void (async () => {
+      try {
+        while (conn.uploadQueue.length && !conn.closed && !conn.congested && !conn.amChoking) {
+          const r = conn.uploadQueue.shift()!;
+          const block = await this.opts.storage.read(r.index, r.begin, r.length);
+          if (conn.closed || conn.amChoking) break;
+          conn.sendPiece(r.index, r.begin, block);
+          this.stats.bytesUploaded += block.length;
+        }
+      } catch (e) {
+        conn.close(`cannot read our own data: ${(e as Error).message}`);
+      } finally {
+        conn.uploading = false;
+      }
+    })();
+  }
+
+  private setChoke(conn: PeerConnection, choke: boolean): void {
+    if (conn.amChoking === choke) return;
+    conn.amChoking = choke;
+    conn.send({ type: choke ? 'choke' : 'unchoke' });
+    if (choke) {
+      if (conn.supportsFast) for (const r of conn.uploadQueue) conn.send({ type: 'reject', ...r });
+      conn.uploadQueue.length = 0;
+    } else this.pumpUpload(conn);
+  }
+
+  private rechoke(): void {
+    const conns = [...this.connections.values()];
+    const unchoke = this.choker.decide(conns.map(candidate), this.seeding);
+    for (const c of conns) this.setChoke(c, !unchoke.has(c.key));
+  }
+
+  private onExtended(conn: PeerConnection, id: number, payload: Uint8Array): void {
+    try {
+      if (id === 0) {
+        const hs = decodeExtHandshake(payload);
+        for (const [name, eid] of Object.entries(hs.m)) conn.extIds.set(name, eid);
+        if (typeof hs.reqq === 'number' && hs.reqq > 0) conn.reqq = Math.min(hs.reqq, 5000);
+        if (typeof hs.v === 'string') conn.client = hs.v;
+        if (typeof hs.p === 'number' && !conn.outgoing) this.peers.add(conn.host, hs.p, 'incoming');
+      } else if (id === EXT_METADATA) {
+        this.onMetadataRequest(conn, payload);
+      } else if (id === EXT_PEX) {
+        if (this.metainfo.private) return;
+        const pex = decodePex(payload);
+        for (const p of pex.added.slice(0, 50)) this.peers.add(p.host, p.port, 'pex');
+        this.fillConnections();
+      }
+    } catch (e) {
+      conn.close(`bad extension message: ${(e as Error).message}`);
+    }
+  }
+
+  /** BEP 9: serve our info dictionary to peers that came from a magnet link. */
+  private onMetadataRequest(conn: PeerConnection, payload: Uint8Array): void {
+    const theirId = conn.extIds.get('ut_metadata');
+    if (!theirId) return;
+    const msg = decodeMetadataMessage(payload);
+    if (msg.msgType !== 0) return;
+    const info = this.metainfo.infoBytes;
+    const start = msg.piece * METADATA_PIECE_SIZE;
+    if (start >= info.length || msg.piece < 0) {
+      conn.send({ type: 'extended', id: theirId, payload: encodeMetadataMessage({ msgType: 2, piece: msg.piece }) });
+      return;
+    }
+    const data = info.subarray(start, Math.min(info.length, start + METADATA_PIECE_SIZE));
+    conn.send({ type: 'extended', id: theirId, payload: encodeMetadataMessage({ msgType: 1, piece: msg.piece, totalSize: info.length, data }) });
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    for (const c of [...this.connections.values()]) c.close('stopping');
+    await this.verifier.close();
+    await this.opts.storage.flush().catch(() => {});
+  }
+}
+
+function candidate(c: PeerConnection) {
+  return { key: c.key, peerInterested: c.peerInterested, amChoking: c.amChoking, downRate: () => c.down.rate(), upRate: () => c.up.rate() };
+}
