@@ -90,6 +90,11 @@ function program(): Command {
   return p;
 }
 
+// A reader that goes away (`seedbank info x | head`) is not an error worth a stack trace.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+});
+
 async function main(): Promise<void> {
   try {
     await program().parseAsync(process.argv);

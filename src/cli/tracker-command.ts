@@ -31,32 +31,39 @@ function urlHost(host: string): string {
 
 export async function runTracker(flags: TrackerFlags): Promise<number> {
   const port = parsePort(flags.port ?? String(DEFAULT_TRACKER_PORT));
-  let server: TrackerServer;
+  // Listen for signals before anything is printed: a script that reads the line and signals at
+  // once must find the handler in place, not Node's default (die without closing).
+  let requestStop = () => {};
+  const stopRequested = new Promise<void>((resolve) => (requestStop = resolve));
+  const onSignal = () => requestStop();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
-    server = await startTrackerServer({ httpPort: port, udpPort: 'same', host: flags.host });
+    const server = await listen(port, flags.host);
+    const h = urlHost(server.host);
+    const http = `http://${h}:${server.httpPort}/announce`;
+    const udp = `udp://${h}:${server.udpPort}/announce`;
+    if (flags.json) process.stdout.write(`${JSON.stringify({ http, udp, host: server.host, port: server.httpPort })}\n`);
+    else process.stdout.write(`tracker listening on ${server.host} port ${server.httpPort}: ${http} ${udp} (Ctrl-C to stop)\n`);
+    await stopRequested;
+    await server.close();
+    return 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function listen(port: number, host: string | undefined): Promise<TrackerServer> {
+  try {
+    return await startTrackerServer({ httpPort: port, udpPort: 'same', host });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw new UsageError(`port ${port} is already in use (TCP or UDP): choose another with --port`);
     if (code === 'EACCES') throw new UsageError(`no permission to listen on port ${port}: choose one above 1023 with --port`);
-    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAFNOSUPPORT') {
-      throw new UsageError(`cannot listen on --host ${JSON.stringify(flags.host ?? '::')}: not an address of this machine`);
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAFNOSUPPORT' || code === 'EINVAL') {
+      throw new UsageError(`cannot listen on --host ${JSON.stringify(host ?? '::')}: not an address of this machine`);
     }
     throw e;
   }
-  const h = urlHost(server.host);
-  const http = `http://${h}:${server.httpPort}/announce`;
-  const udp = `udp://${h}:${server.udpPort}/announce`;
-  if (flags.json) process.stdout.write(`${JSON.stringify({ http, udp, host: server.host, port: server.httpPort })}\n`);
-  else process.stdout.write(`tracker listening on ${server.host} port ${server.httpPort}: ${http} ${udp} (Ctrl-C to stop)\n`);
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-  await server.close();
-  return 0;
 }

@@ -291,8 +291,9 @@ function alignV2(files: RawFile[], pieceLength: number): FileEntry[] {
       offset += pieceLength - rest;
     }
   }
-  // The last pad is virtual and past the end of the data; drop it so totals match the data.
-  if (out.length && out[out.length - 1]!.pad) out.pop();
+  // The last file is padded too: libtorrent 2.0 (the reference implementation) sends and requests
+  // every v2 piece at full length, the zeros past a file's end included, the torrent's last piece
+  // as well. The wire follows this layout, so ours must match it.
   return out;
 }
 

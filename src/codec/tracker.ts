@@ -726,6 +726,9 @@ export function decodeUdpResponse(input: Uint8Array, family: IpFamily = 4): UdpR
     case 'connect':
       return { action, transactionId, connectionId: need(b, 16, 'connect').readBigUInt64BE(8) };
     case 'announce':
+      // opentracker answers an info hash outside its whitelist with the 8-byte header alone: a
+      // refusal without words.
+      if (b.length === 8) return { action: 'error', transactionId, message: 'announce refused without a reason (empty reply)' };
       need(b, 20, 'announce');
       return {
         action,

@@ -11,7 +11,8 @@
  *   (address-policy.ts).
  * - Memory is capped (swarm-registry.ts); a request that a cap keeps out is still answered.
  * - Bad input is answered, never thrown: a bencoded `failure reason` over HTTP, an error packet over
- *   UDP (packets shorter than 16 bytes carry no transaction id and are dropped).
+ *   UDP, cut to the size of the request so that it cannot amplify traffic towards a spoofed
+ *   source (packets shorter than 16 bytes carry no transaction id and are dropped).
  * - No full scrape: a scrape without info hashes is refused (it would list every torrent).
  */
 import dgram from 'node:dgram';
@@ -272,10 +273,12 @@ function handleUdp(core: Core, ids: ConnectionIds, msg: Buffer, from: string): B
   const reply = (r: UdpResponse) => encodeUdpResponse(r, family);
   if (msg.length < 16) return null;
   const transactionId = msg.readUInt32BE(12);
+  // Never larger than the request: an error to a spoofed source must not amplify an attack.
+  const error = (message: string) => reply({ action: 'error', transactionId, message }).subarray(0, msg.length);
   try {
     const r = decodeUdpRequest(msg);
     if (r.action === 'connect') return reply({ action: 'connect', transactionId, connectionId: ids.issue(source) });
-    if (!ids.verify(r.connectionId, source)) return reply({ action: 'error', transactionId, message: 'connection id is invalid or expired: connect again' });
+    if (!ids.verify(r.connectionId, source)) return error('connection id is invalid or expired: connect again');
     if (r.action === 'scrape') {
       if (r.infoHashes.length > MAX_UDP_SCRAPE_HASHES) throw new TrackerError(`a scrape may ask about at most ${MAX_UDP_SCRAPE_HASHES} info hashes`);
       return reply({ action: 'scrape', transactionId, files: r.infoHashes.map((h) => core.registry.stats(h)) });
@@ -283,6 +286,6 @@ function handleUdp(core: Core, ids: ConnectionIds, msg: Buffer, from: string): B
     const a = core.announce(r.params, source, family);
     return reply({ action: 'announce', transactionId, interval: a.interval, leechers: a.incomplete ?? 0, seeders: a.complete ?? 0, peers: a.peers });
   } catch (e) {
-    return reply({ action: 'error', transactionId, message: e instanceof TrackerError ? e.message : 'internal error' });
+    return error(e instanceof TrackerError ? e.message : 'internal error');
   }
 }

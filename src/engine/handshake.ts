@@ -59,6 +59,11 @@ function readHandshake(socket: Socket, timeoutMs: number): Promise<HandshakeResu
 
 export interface OutgoingHandshake {
   infoHash: Buffer;
+  /**
+   * Hashes the peer may answer with. For a hybrid torrent a v2 peer that sees our upgrade bit
+   * answers with the truncated v2 hash although we sent the v1 one (BEP 52); libtorrent does.
+   */
+  acceptHashes?: Buffer[];
   peerId: Buffer;
   reserved: Buffer;
   timeoutMs: number;
@@ -67,7 +72,8 @@ export interface OutgoingHandshake {
 export async function handshakeOutgoing(socket: Socket, ours: OutgoingHandshake): Promise<HandshakeResult> {
   socket.write(encodeHandshake({ infoHash: ours.infoHash, peerId: ours.peerId, reserved: ours.reserved }));
   const r = await readHandshake(socket, ours.timeoutMs);
-  if (!Buffer.from(r.remote.infoHash).equals(ours.infoHash)) throw new HandshakeError('peer answered for another torrent');
+  const theirs = Buffer.from(r.remote.infoHash);
+  if (!(ours.acceptHashes ?? [ours.infoHash]).some((h) => h.equals(theirs))) throw new HandshakeError('peer answered for another torrent');
   if (Buffer.from(r.remote.peerId).equals(ours.peerId)) throw new HandshakeError('connected to ourselves');
   return r;
 }

@@ -2,9 +2,7 @@
  * Facts about one piece of a torrent that the engine needs on every block: its size on the wire,
  * which file owns it, and the hashes it must match. Pure.
  *
- * Piece sizes differ by version: in v1 and hybrid torrents every piece but the last is
- * `pieceLength` (pad files included); in a v2-only torrent the last piece of each file ends with the
- * file (BEP 52 has no pad files on the wire).
+ * The v2 merkle node of a piece covers only the owning file's bytes, not the zeros after them.
  */
 import { fileAt, pieceRange } from '../codec/layout.js';
 import { HASH_SIZE } from '../codec/merkle.js';
@@ -15,12 +13,13 @@ export function ownerOf(t: Metainfo, index: number): FileEntry {
   return t.files[fileAt(t.files, index * t.pieceLength)]!;
 }
 
-/** Bytes of piece `index` as sent on the wire. */
+/**
+ * Bytes of piece `index` as sent on the wire. For every version this is the piece's length in the
+ * layout: v1 and hybrid count pad files; for v2, libtorrent 2.0 sends the zeros after each file's
+ * end as part of its last piece, so the layout gives v2 torrents the same (synthetic) pads.
+ */
 export function pieceSize(t: Metainfo, index: number): number {
-  const { start, length } = pieceRange(t, index);
-  if (t.version !== 'v2') return length;
-  const f = ownerOf(t, index);
-  return Math.min(length, f.offset + f.length - start);
+  return pieceRange(t, index).length;
 }
 
 /** Bytes of the owning file in piece `index` (what the v2 merkle node covers). */

@@ -8,7 +8,6 @@
  */
 import type { Socket } from 'node:net';
 import { Bitfield } from '../codec/bitfield.js';
-import { pieceRange } from '../codec/layout.js';
 import { type Metainfo } from '../codec/metainfo.js';
 import { type Message, RESERVED_EXTENSION, RESERVED_FAST, RESERVED_V2, makeReserved } from '../codec/wire.js';
 import { decodeExtHandshake, encodeExtHandshake, encodeMetadataMessage, decodeMetadataMessage, METADATA_PIECE_SIZE, decodePex } from '../codec/extensions.js';
@@ -180,7 +179,7 @@ export class Torrent {
     const known = this.peers.get(peerKey(host, port))!;
     try {
       const socket = await this.opts.dial(host, port);
-      const hs = await handshakeOutgoing(socket, { infoHash: this.infoHash, peerId: this.opts.peerId, reserved: this.reserved, timeoutMs: 10_000 }).catch((e) => {
+      const hs = await handshakeOutgoing(socket, { infoHash: this.infoHash, acceptHashes: this.handshakeHashes, peerId: this.opts.peerId, reserved: this.reserved, timeoutMs: 10_000 }).catch((e) => {
         socket.destroy();
         throw e;
       });
@@ -376,6 +375,7 @@ export class Torrent {
     const size = pieceSize(this.metainfo, index);
     if (begin + block.length > size) return conn.close('block beyond the end of its piece');
     const req = { index, begin, length: block.length };
+    if (!this.picker.isValidBlock(req)) return conn.close(`block ${index}:${begin}+${block.length} is not a block of this torrent`);
     const r = this.picker.blockReceived(conn.key, req);
     this.inflight.set(conn.key, Math.max(0, (this.inflight.get(conn.key) ?? 0) - 1));
     if (r.duplicate) return this.fillRequests(conn);
@@ -388,9 +388,8 @@ export class Torrent {
     }
     let buf = this.buffers.get(index);
     if (!buf) {
-      // Shared memory: the verifier's worker hashes it in place. Sized as the storage sees the
-      // piece (a v2 file's last piece is followed by zeros the storage skips as padding).
-      buf = Buffer.from(new SharedArrayBuffer(pieceRange(this.metainfo, index).length));
+      // Shared memory: the verifier's worker hashes it in place.
+      buf = Buffer.from(new SharedArrayBuffer(size));
       this.buffers.set(index, buf);
     }
     buf.set(block, begin);
@@ -470,7 +469,7 @@ export class Torrent {
     };
     if (conn.amChoking && !conn.allowedFast.has(index)) return reject();
     if (index >= this.metainfo.numPieces || !this.picker.have(index)) return reject();
-    if (length === 0 || length > MAX_REQUEST || begin + length > pieceSize(this.metainfo, index)) return conn.close('invalid request');
+    if (length === 0 || length > MAX_REQUEST || begin + length > pieceSize(this.metainfo, index)) return conn.close(`invalid request ${index}:${begin}+${length} (piece size ${pieceSize(this.metainfo, index)})`);
     if (conn.uploadQueue.length >= MAX_UPLOAD_QUEUE) return reject();
     conn.uploadQueue.push({ index, begin, length });
     this.pumpUpload(conn);

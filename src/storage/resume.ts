@@ -251,6 +251,8 @@ export class ResumeStore {
     this.clock = opts.clock ?? realClock;
     for (const p of this.bits.indices()) for (const fi of filesOfPiece(metainfo, p)) this.stale.add(fi);
     this.dirty = this.bits.count > 0;
+    // Pieces found by a hash check at start are not in the file yet: record them soon.
+    if (this.dirty) this.schedule();
   }
 
   /** A copy of the pieces recorded so far (saved or not). */

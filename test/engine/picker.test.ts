@@ -347,10 +347,10 @@ describe('PiecePicker', () => {
   it('releases a leaving peer\'s requests and availability', () => {
     const p = picker(4, 2);
     p.peerHasAll('a');
-    p.peerBitfield('b', bits(4, [0, 1, 2, 3].slice(0, 3)));
+    p.peerBitfield('b', bits(4, [0, 1, 2]));
     const reqs = p.pick('a', 8);
     assert.equal(reqs.length, 8);
-    assert.deepEqual(p.pick('b', 8).length, 6); // end game for the pieces b has
+    assert.equal(p.pick('b', 8).length, 6); // end game for the pieces b has
     p.peerGone('a');
     assert.deepEqual(p.outstanding('a'), []);
     assert.equal(p.availability(3), 0);

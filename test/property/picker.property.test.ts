@@ -32,6 +32,8 @@ const peer = fc.nat(PEERS.length - 1);
 const piece = fc.nat(1000);
 const op: fc.Arbitrary<Op> = fc.oneof(
   { arbitrary: fc.record({ t: fc.constant('join' as const), peer, seed: fc.boolean(), pieces: fc.array(piece, { maxLength: 30 }) }), weight: 3 },
+  // A source with a few pieces: in a large torrent, one matched by bitfield (sparse).
+  { arbitrary: fc.record({ t: fc.constant('join' as const), peer, seed: fc.constant(false), pieces: fc.array(piece, { minLength: 2, maxLength: 4 }) }), weight: 2 },
   { arbitrary: fc.record({ t: fc.constant('have' as const), peer, piece }), weight: 3 },
   { arbitrary: fc.record({ t: fc.constant('gone' as const), peer }), weight: 1 },
   {
@@ -274,6 +276,48 @@ function run(cfg: Config, ops: Op[]): void {
 }
 
 describe('PiecePicker (model-based)', () => {
+  it('starts the rarest piece a source has (or the lowest, in sequential mode), dense or sparse', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 300 }),
+        // Density in percent; a source below 1/16 of the pieces is matched by bitfield, not buckets.
+        fc.array(fc.record({ seed: fc.boolean(), density: fc.oneof(fc.integer({ min: 0, max: 8 }), fc.integer({ min: 0, max: 100 })) }), { minLength: 1, maxLength: PEERS.length }),
+        fc.boolean(),
+        fc.integer(),
+        (n, sources, sequential, seed) => {
+          const rng = prng(seed);
+          const p = new PiecePicker({ numPieces: n, pieceLength: BLOCK, totalLength: n * BLOCK, random: rng, randomFirstPieces: 0 });
+          if (sequential) p.setMode('sequential');
+          const has: Array<(i: number) => boolean> = [];
+          sources.forEach((s, k) => {
+            if (s.seed) {
+              p.peerHasAll(PEERS[k]!);
+              has.push(() => true);
+              return;
+            }
+            const bf = new Bitfield(n);
+            for (let i = 0; i < n; i++) if (rng() * 100 < s.density) bf.set(i);
+            p.peerBitfield(PEERS[k]!, bf);
+            has.push((i) => bf.has(i));
+          });
+          for (let round = 0; round < 3; round++) {
+            sources.forEach((_, k) => {
+              const fresh = [...Array(n).keys()].filter((i) => has[k]!(i) && p.progress(i) === null && !p.have(i));
+              const got = p.pick(PEERS[k]!, 1);
+              if (fresh.length === 0) return;
+              const i = got[0]!.index;
+              assert.ok(fresh.includes(i), `piece ${i} was not fresh`);
+              if (sequential) assert.equal(i, Math.min(...fresh));
+              else assert.equal(p.availability(i), Math.min(...fresh.map((j) => p.availability(j))), `piece ${i} is not the rarest`);
+            });
+            p.checkInvariants();
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it('keeps its invariants and ordering rules under random operations, then finishes', () => {
     fc.assert(
       fc.property(config, fc.array(op, { maxLength: 80 }), (cfg, ops) => run(cfg, ops)),
@@ -281,13 +325,14 @@ describe('PiecePicker (model-based)', () => {
     );
   });
 
-  it('finishes from any mix of sources and priorities with one-block picks', () => {
+  it('finishes from any mix of sparse and dense sources and priorities', () => {
     fc.assert(
       fc.property(
         config,
         fc.array(fc.record({ t: fc.constant('join' as const), peer, seed: fc.constant(false), pieces: fc.array(piece, { maxLength: 30 }) }), { maxLength: 5 }),
+        fc.array(fc.record({ t: fc.constant('join' as const), peer, seed: fc.constant(false), pieces: fc.array(piece, { minLength: 2, maxLength: 4 }) }), { maxLength: 3 }),
         fc.array(fc.record({ t: fc.constant('priority' as const), piece, priority: fc.integer({ min: 0, max: 7 }) as fc.Arbitrary<Priority> }), { maxLength: 10 }),
-        (cfg, joins, prios) => run(cfg, [...joins, ...prios]),
+        (cfg, joins, sparse, prios) => run(cfg, [...joins, ...sparse, ...prios]),
       ),
       { numRuns: 150 },
     );

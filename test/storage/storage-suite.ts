@@ -104,6 +104,16 @@ export function storageSuite(backend: string, create: StorageFactory): void {
           await s.close();
         });
 
+        it('writes from a view into a SharedArrayBuffer (the engine hashes pieces in shared buffers)', async () => {
+          const s = await create(meta);
+          const size = pieceSize(meta, n - 1);
+          const shared = new Uint8Array(new SharedArrayBuffer(size + 64), 32, size);
+          shared.set(pieceOf(meta, stream, n - 1));
+          await s.writePiece(n - 1, shared);
+          assert.ok((await s.read(n - 1, 0, size)).equals(pieceOf(meta, stream, n - 1)));
+          await s.close();
+        });
+
         it('flush resolves; after close every operation rejects with STORAGE_CLOSED', async () => {
           const s = await create(meta);
           await s.writePiece(n - 1, pieceOf(meta, stream, n - 1));
