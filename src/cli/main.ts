@@ -9,6 +9,7 @@ import { SeedbankError, VERSION } from '../index.js';
 import { runCreate, runInfo, runVerify } from './commands.js';
 import { runDemo } from './demo.js';
 import { runGet, runSeed } from './swarm-commands.js';
+import { runTracker } from './tracker-command.js';
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
 
@@ -62,6 +63,7 @@ function program(): Command {
     .argument('<data-dir>', 'folder that holds the content under the torrent name')
     .option('--port <n>', 'TCP port to listen on (default: any free port)')
     .option('--peer <host:port>', 'peer to connect to, repeatable', collect, [])
+    .option('--tracker <url>', 'announce to this tracker too, repeatable', collect, [])
     .option('--json', 'print JSON lines')
     .action(async (torrent: string, dataDir: string, flags) => {
       process.exitCode = await runSeed(torrent, dataDir, flags);
@@ -72,12 +74,22 @@ function program(): Command {
     .argument('<torrent>', '.torrent file')
     .requiredOption('-o, --output <dir>', 'folder to download into (the content goes in <dir>/<name>)')
     .option('--peer <host:port>', 'peer to connect to, repeatable', collect, [])
+    .option('--tracker <url>', 'announce to this tracker too, repeatable', collect, [])
     .option('--select <glob>', 'download only files matching this glob, repeatable', collect, [])
     .option('--seed', 'keep seeding after the download completes, until stopped')
     .option('--port <n>', 'TCP port to listen on (default: any free port)')
     .option('--json', 'print one JSON object at the end')
     .action(async (torrent: string, flags) => {
       process.exitCode = await runGet(torrent, flags);
+    });
+
+  p.command('tracker')
+    .description('run a BitTorrent tracker (HTTP and UDP on one port) until stopped')
+    .option('--port <n>', 'port for HTTP and UDP', '6969')
+    .option('--host <addr>', 'address to listen on (default: all)')
+    .option('--json', 'print a JSON line with the announce URLs')
+    .action(async (flags) => {
+      process.exitCode = await runTracker(flags);
     });
 
   p.command('demo')

@@ -10,6 +10,7 @@ import { formatBytes, formatRate, printJson, startProgress } from './output.js';
 export interface GetFlags {
   output: string;
   peer: string[];
+  tracker: string[];
   select: string[];
   seed?: boolean;
   port?: string;
@@ -19,6 +20,7 @@ export interface GetFlags {
 export interface SeedFlags {
   port?: string;
   peer: string[];
+  tracker: string[];
   json?: boolean;
 }
 
@@ -79,6 +81,7 @@ export async function runGet(source: string, f: GetFlags): Promise<number> {
     dataDir: f.output,
     port: parsePort(f.port),
     peers: f.peer,
+    trackers: f.tracker,
     select: f.select,
     onCheckProgress: (done, total) => {
       check ??= startProgress('checking', total, quiet);
@@ -124,6 +127,7 @@ export async function runSeed(torrentFile: string, dataDir: string, f: SeedFlags
     dataDir,
     port: parsePort(f.port),
     peers: f.peer,
+    trackers: f.tracker,
     onCheckProgress: (done, total) => {
       check ??= startProgress('checking', total, quiet);
       check.update(done);

@@ -11,6 +11,7 @@ import { UsageError } from '../errors.js';
 import { type EventChannel } from '../events.js';
 import { Session } from '../engine/session.js';
 import { type Torrent, type TorrentStats } from '../engine/torrent.js';
+import { TrackerSet } from '../discovery/tracker-set.js';
 import { FileStorage } from '../storage/file-storage.js';
 import { ResumeStore, loadResume } from '../storage/resume.js';
 
@@ -23,6 +24,10 @@ export interface TransferOptions {
   peers?: string[];
   /** Download only files whose path matches one of these globs. @default all */
   select?: string[];
+  /** Tracker URLs to use besides the torrent's own (each its own tier). */
+  trackers?: string[];
+  /** Use only `trackers`, not the torrent's. @default false */
+  noTorrentTrackers?: boolean;
   events?: EventChannel;
   /** Called while resume data is being checked against the disk. */
   onCheckProgress?: (bytesDone: number, bytesTotal: number) => void;
@@ -79,8 +84,9 @@ async function open(t: Metainfo, opts: TransferOptions, select: string[]): Promi
   await session.listen();
   const torrent = session.addTorrent({ metainfo: t, storage, have, wanted, onPieceWritten: (i) => resume.markVerified(i) });
   for (const p of peers) torrent.addPeer(p.host, p.port, 'manual');
+  const trackers = startTrackers(t, torrent, session, opts, bytes);
   void torrent.done.then(
-    () => Promise.all([storage.ensureEmptyFiles(), resume.save()]),
+    () => Promise.all([storage.ensureEmptyFiles(), resume.save(), ...trackers.map((ts) => ts.completed())]),
     () => {},
   );
   let stopping: Promise<void> | null = null;
@@ -93,11 +99,46 @@ async function open(t: Metainfo, opts: TransferOptions, select: string[]): Promi
     stats: () => torrent.getStats(),
     stop: () =>
       (stopping ??= (async () => {
+        await Promise.all(trackers.map((ts) => ts.close().catch(() => {})));
         await session.close();
         await resume.close().catch(() => {});
         await storage.close();
       })()),
   };
+}
+
+/**
+ * Announces to the torrent's trackers and any given ones, and hands the peers they return to the
+ * torrent. A hybrid torrent is announced under both of its 20-byte hashes, as libtorrent does, so
+ * v1-only and v2 clients find each other.
+ */
+function startTrackers(t: Metainfo, torrent: Torrent, session: Session, opts: TransferOptions, wantedBytes: number): TrackerSet[] {
+  const tiers = [...(opts.noTorrentTrackers ? [] : t.trackers), ...(opts.trackers ?? []).map((u) => [u])];
+  if (tiers.length === 0) return [];
+  const hashes = torrent.handshakeHashes;
+  return hashes.map((infoHash) => {
+    const ts = new TrackerSet(
+      {},
+      {
+        tiers,
+        infoHash,
+        peerId: session.peerId,
+        port: session.port,
+        stats: () => {
+          const s = torrent.getStats();
+          return { uploaded: s.bytesUploaded, downloaded: s.bytesFromPeers, left: Math.min(wantedBytes, s.piecesWanted * t.pieceLength) };
+        },
+      },
+    );
+    const hex = torrent.infoHashHex;
+    ts.on('tracker:announced', ({ url, result }) => {
+      for (const p of result.peers) torrent.addPeer(p.host, p.port, 'tracker');
+      opts.events?.emit('tracker:announced', { infoHash: hex, url, peers: result.peers.length });
+    });
+    ts.on('tracker:failed', ({ url, error }) => opts.events?.emit('tracker:error', { infoHash: hex, url, message: error.message }));
+    void ts.start();
+    return ts;
+  });
 }
 
 /** Starts downloading `t` into `opts.dataDir`; `transfer.torrent.done` resolves when complete. */
