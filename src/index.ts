@@ -13,7 +13,7 @@ export { createTorrent, checkPieceLength, type CreateOptions, type Created } fro
 export { verifyData, filePathOnDisk, type VerifyReport, type FileReport, type VerifyOptions } from './content/verify.js';
 export { describeTorrent, describeMagnet, type TorrentDescription } from './content/describe.js';
 export { VERSION } from './version.js';
-export { startDownload, startSeeding, parsePeerAddress, selectPieces, type Transfer, type TransferOptions } from './client/transfer.js';
+export { startDownload, startMagnetDownload, startSeeding, type MagnetDownloadOptions, parsePeerAddress, selectPieces, type Transfer, type TransferOptions } from './client/transfer.js';
 export { Session, type SessionOptions } from './engine/session.js';
 export { type TorrentStats } from './engine/torrent.js';
 export { EventChannel, type SeedbankEvents, type EventName } from './events.js';

@@ -71,7 +71,7 @@ function program(): Command {
 
   p.command('get')
     .description('download a torrent; exit 0 only when every selected piece is verified')
-    .argument('<torrent>', '.torrent file')
+    .argument('<torrent>', '.torrent file or magnet link')
     .requiredOption('-o, --output <dir>', 'folder to download into (the content goes in <dir>/<name>)')
     .option('--peer <host:port>', 'peer to connect to, repeatable', collect, [])
     .option('--tracker <url>', 'announce to this tracker too, repeatable', collect, [])

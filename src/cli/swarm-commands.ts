@@ -3,7 +3,7 @@
  * at the end, `--json` for machines, and a clean stop on SIGINT/SIGTERM.
  */
 import path from 'node:path';
-import { type Metainfo, type Transfer, UsageError, isMagnet, startDownload, startSeeding } from '../index.js';
+import { type Transfer, UsageError, isMagnet, parseMagnet, startDownload, startMagnetDownload, startSeeding } from '../index.js';
 import { loadTorrentFile } from './commands.js';
 import { formatBytes, formatRate, printJson, startProgress } from './output.js';
 
@@ -29,13 +29,6 @@ function parsePort(s: string | undefined): number {
   const n = Number(s);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--port ${JSON.stringify(s)} is not a port number (0-65535)`);
   return n;
-}
-
-async function loadSource(source: string): Promise<Metainfo> {
-  if (isMagnet(source)) {
-    throw new UsageError('downloading from a magnet link needs metadata exchange (BEP 9), which is not in this version yet: use the .torrent file', 'NOT_YET');
-  }
-  return loadTorrentFile(source);
 }
 
 /** Resolves on the first SIGINT or SIGTERM. */
@@ -73,21 +66,29 @@ function summary(tr: Transfer, seconds: number) {
 }
 
 export async function runGet(source: string, f: GetFlags): Promise<number> {
-  const t = await loadSource(source);
   const started = Date.now();
   const quiet = !!f.json && !process.stderr.isTTY;
   let check: ReturnType<typeof startProgress> | null = null;
-  const tr = await startDownload(t, {
+  const opts = {
     dataDir: f.output,
     port: parsePort(f.port),
     peers: f.peer,
     trackers: f.tracker,
     select: f.select,
-    onCheckProgress: (done, total) => {
+    onCheckProgress: (done: number, total: number) => {
       check ??= startProgress('checking', total, quiet);
       check.update(done);
     },
-  });
+  };
+  let tr: Transfer;
+  if (isMagnet(source)) {
+    const m = parseMagnet(source);
+    if (!quiet) process.stderr.write('fetching metadata from peers...\n');
+    tr = await startMagnetDownload(m, opts);
+  } else {
+    tr = await startDownload(await loadTorrentFile(source), opts);
+  }
+  const t = tr.metainfo;
   (check as ReturnType<typeof startProgress> | null)?.stop();
   const signal = untilSignal();
   const bar = startProgress('downloading', tr.wantedBytes, quiet);

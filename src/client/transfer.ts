@@ -6,7 +6,12 @@
 import { minimatch } from 'minimatch';
 import { Bitfield } from '../codec/bitfield.js';
 import { filePieces } from '../codec/layout.js';
-import { type Metainfo } from '../codec/metainfo.js';
+import { bdecode } from '../codec/bencode.js';
+import { type Magnet } from '../codec/magnet.js';
+import { type Metainfo, parseInfo } from '../codec/metainfo.js';
+import { MetainfoError } from '../errors.js';
+import { MetadataFetch } from '../engine/metadata-fetch.js';
+import { dialTcp } from '../engine/session.js';
 import { UsageError } from '../errors.js';
 import { type EventChannel } from '../events.js';
 import { Session } from '../engine/session.js';
@@ -74,14 +79,14 @@ export function selectPieces(t: Metainfo, globs: readonly string[]): { wanted: B
   return { wanted, bytes };
 }
 
-async function open(t: Metainfo, opts: TransferOptions, select: string[]): Promise<Transfer> {
-  const { wanted, bytes } = selectPieces(t, select);
+async function open(t: Metainfo, opts: TransferOptions, select: string[], existing?: Session, fileIndices?: Array<[number, number]> | null): Promise<Transfer> {
+  const { wanted, bytes } = fileIndices ? selectIndices(t, fileIndices) : selectPieces(t, select);
   const peers = (opts.peers ?? []).map(parsePeerAddress);
   const storage = new FileStorage(t, opts.dataDir);
   const have = await loadResume(t, opts.dataDir, { onProgress: (done) => opts.onCheckProgress?.(done, bytes) });
   const resume = new ResumeStore(t, opts.dataDir, storage, have);
-  const session = new Session({ port: opts.port ?? 0, events: opts.events });
-  await session.listen();
+  const session = existing ?? new Session({ port: opts.port ?? 0, events: opts.events });
+  if (!existing) await session.listen();
   const torrent = session.addTorrent({ metainfo: t, storage, have, wanted, onPieceWritten: (i) => resume.markVerified(i) });
   for (const p of peers) torrent.addPeer(p.host, p.port, 'manual');
   const trackers = startTrackers(t, torrent, session, opts, bytes);
@@ -139,6 +144,71 @@ function startTrackers(t: Metainfo, torrent: Torrent, session: Session, opts: Tr
     void ts.start();
     return ts;
   });
+}
+
+/** BEP 53 `so=` file indices (layout indices, pads counted, as libtorrent numbers files). */
+function selectIndices(t: Metainfo, ranges: Array<[number, number]>): { wanted: Bitfield; bytes: number } {
+  const wanted = new Bitfield(t.numPieces);
+  let bytes = 0;
+  t.files.forEach((f, i) => {
+    if (f.pad || !ranges.some(([a, b]) => i >= a && i <= b)) return;
+    bytes += f.length;
+    const { first, end } = filePieces(t, f);
+    for (let p = first; p < end; p++) wanted.set(p);
+  });
+  if (bytes === 0 && !t.files.some((f, i) => !f.pad && f.length === 0 && ranges.some(([a, b]) => i >= a && i <= b))) {
+    throw new UsageError(`the magnet link's so= selects no file of ${t.name}`);
+  }
+  return { wanted, bytes };
+}
+
+export interface MagnetDownloadOptions extends TransferOptions {
+  /** How long to look for the metadata. @default 60 s */
+  metadataTimeoutMs?: number;
+  /** Told once the metadata is here. */
+  onMetadata?: (t: Metainfo) => void;
+}
+
+/**
+ * Starts a download from a magnet link: fetches the info dictionary from peers (BEP 9) — the
+ * magnet's `x.pe` peers, `--peer`s and whatever its trackers return — checks it against the
+ * magnet's hash, then downloads as from a .torrent file. BEP 53 `so=` selects files.
+ */
+export async function startMagnetDownload(m: Magnet, opts: MagnetDownloadOptions): Promise<Transfer> {
+  const session = new Session({ port: opts.port ?? 0, events: opts.events });
+  await session.listen();
+  const fetch = new MetadataFetch({ magnet: m, peerId: session.peerId, dial: (h, p) => dialTcp(h, p), timeoutMs: opts.metadataTimeoutMs });
+  const peers = [...m.peers, ...(opts.peers ?? [])].map(parsePeerAddress);
+  for (const p of peers) fetch.addPeer(p.host, p.port);
+  const tiers = [...m.trackers, ...(opts.trackers ?? [])].map((u) => [u]);
+  const discovery = tiers.length
+    ? new TrackerSet({}, { tiers, infoHash: fetch.handshakeHash, peerId: session.peerId, port: session.port, stats: () => ({ uploaded: 0, downloaded: 0, left: 1 }) })
+    : null;
+  discovery?.on('tracker:announced', ({ result }) => result.peers.forEach((p) => fetch.addPeer(p.host, p.port)));
+  void discovery?.start();
+  let info: Buffer;
+  try {
+    info = await fetch.result;
+  } catch (e) {
+    await discovery?.close().catch(() => {});
+    await session.close();
+    throw e;
+  } finally {
+    await discovery?.close().catch(() => {});
+  }
+  let t: Metainfo;
+  try {
+    const dict = bdecode(info);
+    if (!(dict instanceof Map)) throw new MetainfoError('invalid torrent: metadata is not a dictionary');
+    t = { ...parseInfo(dict, info), trackers: tiers, webSeeds: m.webSeeds, comment: null, createdBy: null, creationDate: null };
+  } catch (e) {
+    await session.close();
+    throw e;
+  }
+  opts.onMetadata?.(t);
+  // Peers that served the metadata have the torrent: dial them again for the data.
+  const known = [...(opts.peers ?? []), ...m.peers];
+  return open(t, { ...opts, peers: known, trackers: opts.trackers, noTorrentTrackers: false }, opts.select ?? [], session, opts.select?.length ? null : m.select);
 }
 
 /** Starts downloading `t` into `opts.dataDir`; `transfer.torrent.done` resolves when complete. */

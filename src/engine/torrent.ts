@@ -8,7 +8,9 @@
  */
 import type { Socket } from 'node:net';
 import { Bitfield } from '../codec/bitfield.js';
-import { type Metainfo } from '../codec/metainfo.js';
+import { type FileEntry, filePieces } from '../codec/layout.js';
+import { HASH_SIZE } from '../codec/merkle.js';
+import { type Metainfo, hex } from '../codec/metainfo.js';
 import { type Message, RESERVED_EXTENSION, RESERVED_FAST, RESERVED_V2, makeReserved } from '../codec/wire.js';
 import { decodeExtHandshake, encodeExtHandshake, encodeMetadataMessage, decodeMetadataMessage, METADATA_PIECE_SIZE, decodePex } from '../codec/extensions.js';
 import { type EventChannel } from '../events.js';
@@ -19,6 +21,7 @@ import { type HandshakeResult, handshakeOutgoing } from './handshake.js';
 import { PeerConnection } from './peer-connection.js';
 import { type PeerSource, PeerList, peerKey } from './peer-list.js';
 import { type BlockRequest, PiecePicker } from './picker.js';
+import { type HashRange, answerHashRequest, layerRequests, verifyLayerChunk } from './hash-exchange.js';
 import { pieceSize } from './piece-info.js';
 import { PieceVerifier } from './piece-verifier.js';
 
@@ -78,6 +81,8 @@ export class Torrent {
   private readonly inflight = new Map<string, number>();
   private readonly contributors = new Map<number, Set<string>>();
   private readonly timers: NodeJS.Timeout[] = [];
+  /** v2 files whose piece layer we still need from peers (magnet downloads), by pieces root. */
+  private readonly missingLayers = new Map<string, { file: FileEntry; layer: Buffer; chunks: Set<number>; pending: Map<number, { peer: string; at: number }>; wanted: number[] }>();
   private halfOpen = 0;
   private stopped = false;
   private doneEmitted = false;
@@ -107,6 +112,7 @@ export class Torrent {
       if (opts.have?.has(i)) this.picker.markHave(i);
       else if (opts.wanted && !opts.wanted.has(i)) this.picker.setPriority(i, 0);
     }
+    this.findMissingLayers();
     this.verifier = new PieceVerifier(t);
     this.choker = new Choker({ now: this.now, random: opts.random });
     this.done = new Promise<void>((resolve, reject) => {
@@ -130,7 +136,7 @@ export class Torrent {
   }
 
   get seeding(): boolean {
-    return this.picker.isDone();
+    return this.picker.isDone() && this.missingLayers.size === 0;
   }
 
   start(): void {
@@ -157,6 +163,7 @@ export class Torrent {
   }
 
   private tick(): void {
+    this.requestLayers();
     this.fillConnections();
     for (const c of this.connections.values()) this.fillRequests(c);
   }
@@ -264,6 +271,7 @@ export class Torrent {
           this.picker.peerHasAll(conn.key);
         } else this.picker.peerBitfield(conn.key, bf);
         this.updateInterest(conn, null);
+        this.requestLayers();
         break;
       }
       case 'have-all':
@@ -271,6 +279,7 @@ export class Torrent {
         conn.peerHasAll = true;
         this.picker.peerHasAll(conn.key);
         this.updateInterest(conn, null);
+        this.requestLayers();
         break;
       case 'have-none':
         break;
@@ -321,8 +330,20 @@ export class Torrent {
       case 'extended':
         this.onExtended(conn, m.id, m.payload);
         break;
+      case 'hash-request': {
+        const answer = answerHashRequest(this.metainfo, m);
+        const range = { piecesRoot: m.piecesRoot, baseLayer: m.baseLayer, index: m.index, length: m.length, proofLayers: m.proofLayers };
+        conn.send(answer ? { type: 'hashes', ...range, hashes: answer } : { type: 'hash-reject', ...range });
+        break;
+      }
+      case 'hashes':
+        this.onHashes(conn, m, m.hashes);
+        break;
+      case 'hash-reject':
+        this.onHashes(conn, m, null);
+        break;
       default:
-        // keep-alive, port, suggest, v2 hash messages (answered in a later step) and unknown ids.
+        // keep-alive, port, suggest and unknown ids.
         break;
     }
   }
@@ -443,7 +464,8 @@ export class Torrent {
   }
 
   private checkDone(): void {
-    if (this.doneEmitted || !this.picker.isDone()) return;
+    // Pieces waiting for their piece layer are not wanted by the picker yet, but still wanted.
+    if (this.doneEmitted || !this.picker.isDone() || this.missingLayers.size > 0) return;
     this.doneEmitted = true;
     for (const c of this.connections.values()) {
       if (c.amInterested) {
@@ -461,6 +483,70 @@ export class Torrent {
     if (this.stopped) return;
     this.failReject(e);
     void this.stop();
+  }
+
+  /**
+   * A v2-only torrent from a magnet link has no piece layers: its multi-piece files cannot be
+   * verified piece by piece until the layer is fetched (BEP 52 hash requests) and proven against
+   * the pieces root. Until then their pieces are not requested.
+   */
+  private findMissingLayers(): void {
+    const t = this.metainfo;
+    if (t.version !== 'v2') return; // hybrid pieces are checked by their SHA-1 meanwhile
+    for (const f of t.files) {
+      if (f.pad || !f.piecesRoot || f.length <= t.pieceLength || t.pieceLayers.has(hex(f.piecesRoot))) continue;
+      const { first, end } = filePieces(t, f);
+      const wanted: number[] = [];
+      for (let i = first; i < end; i++) {
+        if (this.picker.wants(i)) {
+          wanted.push(i);
+          this.picker.setPriority(i, 0);
+        }
+      }
+      if (wanted.length === 0) continue;
+      this.missingLayers.set(hex(f.piecesRoot), { file: f, layer: Buffer.alloc((end - first) * HASH_SIZE), chunks: new Set(), pending: new Map(), wanted });
+    }
+  }
+
+  private requestLayers(): void {
+    if (this.missingLayers.size === 0) return;
+    // Any peer of a v2 torrent speaks v2 (libtorrent does not set the reserved upgrade bit).
+    const peers = [...this.connections.values()].filter((c) => c.peerHasAll || c.have.count > 0);
+    if (peers.length === 0) return;
+    let next = 0;
+    for (const m of this.missingLayers.values()) {
+      for (const r of layerRequests(this.metainfo, m.file)) {
+        if (m.chunks.has(r.index)) continue;
+        const p = m.pending.get(r.index);
+        if (p && this.connections.has(p.peer) && this.now() - p.at < 30_000) continue;
+        const conn = peers[next++ % peers.length]!;
+        m.pending.set(r.index, { peer: conn.key, at: this.now() });
+        conn.send({ type: 'hash-request', ...r });
+      }
+    }
+  }
+
+  private onHashes(conn: PeerConnection, r: HashRange, hashes: Uint8Array | null): void {
+    const m = this.missingLayers.get(Buffer.from(r.piecesRoot).toString('hex'));
+    if (!m || m.chunks.has(r.index)) return;
+    m.pending.delete(r.index);
+    if (!hashes) return; // rejected: asked again of another peer on the next tick
+    const proven = verifyLayerChunk(this.metainfo, m.file, r, hashes);
+    if (!proven) {
+      this.strike(conn.key, 1, 'sent piece-layer hashes that do not prove out to the pieces root');
+      return;
+    }
+    proven.copy(m.layer, r.index * HASH_SIZE);
+    m.chunks.add(r.index);
+    if (m.chunks.size < layerRequests(this.metainfo, m.file).length) return;
+    this.metainfo.pieceLayers.set(hex(m.file.piecesRoot!), m.layer);
+    this.missingLayers.delete(hex(m.file.piecesRoot!));
+    for (const i of m.wanted) if (!this.picker.have(i)) this.picker.setPriority(i, 1);
+    this.checkDone();
+    for (const c of this.connections.values()) {
+      this.updateInterest(c, null);
+      this.fillRequests(c);
+    }
   }
 
   private onRequest(conn: PeerConnection, index: number, begin: number, length: number): void {

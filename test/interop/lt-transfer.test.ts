@@ -95,6 +95,20 @@ describe('libtorrent interop: transfers', { skip: SKIP }, () => {
   }
 
   for (const version of ['v1', 'hybrid', 'v2']) {
+    it(`${version}: seedbank starts from a magnet link with only libtorrent's address (BEP 9${version === 'v2' ? ', BEP 52 hash requests' : ''})`, async () => {
+      const t = await createTorrent(version);
+      const lt = track(background(PYTHON, [PEER, 'seed', t.file, path.join(tmp, 'src'), '--timeout', '90']));
+      const ready = await lt.waitFor((l) => l['event'] === 'ready', 30_000);
+      const out = path.join(tmp, `sb-magnet-${version}`);
+      const magnet = `${t.magnet}&x.pe=127.0.0.1:${String(ready['port'])}`;
+      const { stdout } = await execFile(process.execPath, [CLI, 'get', magnet, '-o', out, '--json'], { timeout: 60_000 });
+      const r = JSON.parse(stdout) as { complete: boolean; hashFailures: number };
+      assert.equal(r.complete, true);
+      assert.equal(r.hashFailures, 0);
+      await sameTree(out);
+      await lt.stop();
+    });
+
     it(`${version}: libtorrent starts from a magnet link with only seedbank's address`, async () => {
       const t = await createTorrent(version);
       const sb = track(background(process.execPath, [CLI, 'seed', t.file, path.join(tmp, 'src'), '--json']));
