@@ -64,6 +64,7 @@ function program(): Command {
     .option('--port <n>', 'TCP port to listen on (default: any free port)')
     .option('--peer <host:port>', 'peer to connect to, repeatable', collect, [])
     .option('--tracker <url>', 'announce to this tracker too, repeatable', collect, [])
+    .option('--upload-rate <bytes>', 'upload limit per second, e.g. 10MiB (default: none)')
     .option('--json', 'print JSON lines')
     .action(async (torrent: string, dataDir: string, flags) => {
       process.exitCode = await runSeed(torrent, dataDir, flags);
@@ -78,6 +79,8 @@ function program(): Command {
     .option('--select <glob>', 'download only files matching this glob, repeatable', collect, [])
     .option('--seed', 'keep seeding after the download completes, until stopped')
     .option('--port <n>', 'TCP port to listen on (default: any free port)')
+    .option('--upload-rate <bytes>', 'upload limit per second, e.g. 10MiB (default: none)')
+    .option('--download-rate <bytes>', 'download limit per second, e.g. 50MiB (default: none)')
     .option('--json', 'print one JSON object at the end')
     .action(async (torrent: string, flags) => {
       process.exitCode = await runGet(torrent, flags);

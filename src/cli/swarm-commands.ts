@@ -4,10 +4,20 @@
  */
 import path from 'node:path';
 import { type Transfer, UsageError, isMagnet, parseMagnet, startDownload, startMagnetDownload, startSeeding } from '../index.js';
-import { loadTorrentFile } from './commands.js';
+import { loadTorrentFile, parseByteCount } from './commands.js';
 import { formatBytes, formatRate, printJson, startProgress } from './output.js';
 
-export interface GetFlags {
+interface RateFlags {
+  uploadRate?: string;
+  downloadRate?: string;
+}
+
+function rates(f: RateFlags): { uploadRate: number; downloadRate: number } {
+  const one = (v: string | undefined, what: string) => (v === undefined ? 0 : parseByteCount(v.replace(/\/s$/i, ''), what));
+  return { uploadRate: one(f.uploadRate, '--upload-rate'), downloadRate: one(f.downloadRate, '--download-rate') };
+}
+
+export interface GetFlags extends RateFlags {
   output: string;
   peer: string[];
   tracker: string[];
@@ -17,7 +27,7 @@ export interface GetFlags {
   json?: boolean;
 }
 
-export interface SeedFlags {
+export interface SeedFlags extends RateFlags {
   port?: string;
   peer: string[];
   tracker: string[];
@@ -75,6 +85,7 @@ export async function runGet(source: string, f: GetFlags): Promise<number> {
     peers: f.peer,
     trackers: f.tracker,
     select: f.select,
+    ...rates(f),
     onCheckProgress: (done: number, total: number) => {
       check ??= startProgress('checking', total, quiet);
       check.update(done);
@@ -129,6 +140,7 @@ export async function runSeed(torrentFile: string, dataDir: string, f: SeedFlags
     port: parsePort(f.port),
     peers: f.peer,
     trackers: f.tracker,
+    ...rates(f),
     onCheckProgress: (done, total) => {
       check ??= startProgress('checking', total, quiet);
       check.update(done);

@@ -33,6 +33,10 @@ export interface TransferOptions {
   trackers?: string[];
   /** Use only `trackers`, not the torrent's. @default false */
   noTorrentTrackers?: boolean;
+  /** Upload limit in bytes/s; 0 = none. @default 0 */
+  uploadRate?: number;
+  /** Download limit in bytes/s; 0 = none. @default 0 */
+  downloadRate?: number;
   events?: EventChannel;
   /** Called while resume data is being checked against the disk. */
   onCheckProgress?: (bytesDone: number, bytesTotal: number) => void;
@@ -87,7 +91,15 @@ async function open(t: Metainfo, opts: TransferOptions, select: string[], existi
   const resume = new ResumeStore(t, opts.dataDir, storage, have);
   const session = existing ?? new Session({ port: opts.port ?? 0, events: opts.events });
   if (!existing) await session.listen();
-  const torrent = session.addTorrent({ metainfo: t, storage, have, wanted, onPieceWritten: (i) => resume.markVerified(i) });
+  const torrent = session.addTorrent({
+    metainfo: t,
+    storage,
+    have,
+    wanted,
+    onPieceWritten: (i) => resume.markVerified(i),
+    uploadRate: opts.uploadRate,
+    downloadRate: opts.downloadRate,
+  });
   for (const p of peers) torrent.addPeer(p.host, p.port, 'manual');
   const trackers = startTrackers(t, torrent, session, opts, bytes);
   void torrent.done.then(

@@ -15,6 +15,8 @@ import { RateMeter } from './rate.js';
 export interface ConnectionHandlers {
   onMessage(conn: PeerConnection, m: Message): void;
   onClose(conn: PeerConnection, reason: string): void;
+  /** Told of every chunk received; returns how long to stop reading (download rate limit), in ms. */
+  onReceived?(bytes: number): number;
 }
 
 export interface ConnectionOptions {
@@ -51,8 +53,15 @@ export class PeerConnection {
   readonly supportsV2: boolean;
   readonly allowedFast = new Set<number>();
   closed = false;
-  /** Set when we know the peer sent us data that failed a hash check. */
   lastMessageAt: number;
+  /** When a block last arrived (or when we started waiting for one). */
+  lastBlockAt: number;
+  /** No block for a while although we asked: only probe it with one request at a time. */
+  snubbed = false;
+  /** The port the peer listens on (outgoing: the one we dialed; incoming: BEP 10 `p`). */
+  listenPort: number | null;
+  /** Addresses we told this peer about in PEX messages. */
+  readonly pexSent = new Set<string>();
   private lastSentAt: number;
   private readonly decoder = new MessageDecoder({ maxMessageLength: MAX_MESSAGE });
   private readonly timer: NodeJS.Timeout;
@@ -77,7 +86,8 @@ export class PeerConnection {
     this.supportsFast = hasReserved(reserved, RESERVED_FAST);
     this.supportsExtensions = hasReserved(reserved, RESERVED_EXTENSION);
     this.supportsV2 = hasReserved(reserved, RESERVED_V2);
-    this.lastMessageAt = this.lastSentAt = this.now();
+    this.lastMessageAt = this.lastSentAt = this.lastBlockAt = this.now();
+    this.listenPort = outgoing ? port : null;
     const idle = opts.idleTimeoutMs ?? 120_000;
     const keepAlive = opts.keepAliveMs ?? 60_000;
     this.timer = setInterval(() => {
@@ -101,6 +111,14 @@ export class PeerConnection {
   private receive(chunk: Buffer): void {
     if (this.closed) return;
     this.lastMessageAt = this.now();
+    const wait = this.handlers.onReceived?.(chunk.length) ?? 0;
+    if (wait > 0) {
+      // Over the download limit: stop reading; TCP flow control slows the sender down.
+      this.socket.pause();
+      setTimeout(() => {
+        if (!this.closed) this.socket.resume();
+      }, wait).unref?.();
+    }
     try {
       this.decoder.push(chunk);
       for (let m = this.decoder.next(); m !== null && !this.closed; m = this.decoder.next()) {

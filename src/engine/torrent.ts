@@ -12,7 +12,7 @@ import { type FileEntry, filePieces } from '../codec/layout.js';
 import { HASH_SIZE } from '../codec/merkle.js';
 import { type Metainfo, hex } from '../codec/metainfo.js';
 import { type Message, RESERVED_EXTENSION, RESERVED_FAST, RESERVED_V2, makeReserved } from '../codec/wire.js';
-import { decodeExtHandshake, encodeExtHandshake, encodeMetadataMessage, decodeMetadataMessage, METADATA_PIECE_SIZE, decodePex } from '../codec/extensions.js';
+import { decodeExtHandshake, encodeExtHandshake, encodeMetadataMessage, decodeMetadataMessage, METADATA_PIECE_SIZE, decodePex, encodePex } from '../codec/extensions.js';
 import { type EventChannel } from '../events.js';
 import type { Storage } from '../storage/storage.js';
 import { VERSION } from '../version.js';
@@ -24,6 +24,7 @@ import { type BlockRequest, PiecePicker } from './picker.js';
 import { type HashRange, answerHashRequest, layerRequests, verifyLayerChunk } from './hash-exchange.js';
 import { pieceSize } from './piece-info.js';
 import { PieceVerifier } from './piece-verifier.js';
+import { TokenBucket, takeAll } from './rate-limit.js';
 
 export interface TorrentOptions {
   metainfo: Metainfo;
@@ -42,6 +43,14 @@ export interface TorrentOptions {
   dial: (host: string, port: number) => Promise<Socket>;
   /** @default 50 */
   maxConnections?: number;
+  /** Connections from one IP address (loopback exempt, for tests and one-machine swarms). @default 8 */
+  maxConnectionsPerIp?: number;
+  /** Upload limit of this torrent in bytes/s; 0 = none. @default 0 */
+  uploadRate?: number;
+  /** Download limit of this torrent in bytes/s; 0 = none. @default 0 */
+  downloadRate?: number;
+  /** Session-wide buckets shared by all torrents. */
+  sessionBuckets?: { up: TokenBucket; down: TokenBucket };
   /** Outgoing connection attempts at once. @default 10 */
   maxHalfOpen?: number;
   now?: () => number;
@@ -67,6 +76,11 @@ const MAX_UPLOAD_QUEUE = 2000;
 const BAN_STRIKES = 2;
 const EXT_METADATA = 1;
 const EXT_PEX = 2;
+/** A peer that sends no block this long while we wait for some is snubbed (its requests go elsewhere). */
+const SNUB_MS = 30_000;
+/** How often we tell peers about other peers (BEP 11 asks for at most once a minute). */
+const PEX_INTERVAL_MS = 60_000;
+const MAX_PEX_PEERS = 50;
 
 export class Torrent {
   readonly metainfo: Metainfo;
@@ -84,6 +98,9 @@ export class Torrent {
   /** v2 files whose piece layer we still need from peers (magnet downloads), by pieces root. */
   private readonly missingLayers = new Map<string, { file: FileEntry; layer: Buffer; chunks: Set<number>; pending: Map<number, { peer: string; at: number }>; wanted: number[] }>();
   private halfOpen = 0;
+  private readonly upBuckets: TokenBucket[];
+  private readonly downBuckets: TokenBucket[];
+  private lastPex = 0;
   private stopped = false;
   private doneEmitted = false;
   private readonly stats = { bytesFromPeers: 0, bytesUploaded: 0, hashFailures: 0, bannedPeers: 0 };
@@ -114,6 +131,8 @@ export class Torrent {
     }
     this.findMissingLayers();
     this.verifier = new PieceVerifier(t);
+    this.upBuckets = [new TokenBucket(opts.uploadRate ?? 0, this.now), ...(opts.sessionBuckets ? [opts.sessionBuckets.up] : [])];
+    this.downBuckets = [new TokenBucket(opts.downloadRate ?? 0, this.now), ...(opts.sessionBuckets ? [opts.sessionBuckets.down] : [])];
     this.choker = new Choker({ now: this.now, random: opts.random });
     this.done = new Promise<void>((resolve, reject) => {
       this.doneResolve = resolve;
@@ -165,7 +184,43 @@ export class Torrent {
   private tick(): void {
     this.requestLayers();
     this.fillConnections();
-    for (const c of this.connections.values()) this.fillRequests(c);
+    const t = this.now();
+    for (const c of this.connections.values()) {
+      if (!c.snubbed && (this.inflight.get(c.key) ?? 0) > 0 && t - c.lastBlockAt > SNUB_MS) {
+        c.snubbed = true;
+        this.releaseRequests(c);
+      }
+      this.fillRequests(c);
+    }
+    if (t - this.lastPex >= PEX_INTERVAL_MS) {
+      this.lastPex = t;
+      this.sendPex();
+    }
+  }
+
+  /** BEP 11: tell each peer (that speaks ut_pex) which peers we are connected to, and who left. */
+  private sendPex(): void {
+    if (this.metainfo.private) return;
+    const live = new Map<string, { host: string; port: number }>();
+    for (const c of this.connections.values()) if (c.listenPort) live.set(peerKey(c.host, c.listenPort), { host: c.host, port: c.listenPort });
+    for (const c of this.connections.values()) {
+      const id = c.extIds.get('ut_pex');
+      if (!id) continue;
+      const added = [...live.entries()].filter(([k]) => !c.pexSent.has(k) && k !== peerKey(c.host, c.listenPort ?? c.port)).slice(0, MAX_PEX_PEERS);
+      const dropped = [...c.pexSent].filter((k) => !live.has(k)).slice(0, MAX_PEX_PEERS);
+      if (added.length === 0 && dropped.length === 0) continue;
+      for (const [k] of added) c.pexSent.add(k);
+      for (const k of dropped) c.pexSent.delete(k);
+      const toAddr = (k: string) => {
+        const m = /^\[?(.*?)\]?:(\d+)$/.exec(k)!;
+        return { host: m[1]!, port: Number(m[2]) };
+      };
+      try {
+        c.send({ type: 'extended', id, payload: encodePex({ added: added.map(([, a]) => a), dropped: dropped.map(toAddr) }) });
+      } catch {
+        // an address PEX cannot carry (not IPv4/IPv6 text): skip this round for this peer
+      }
+    }
   }
 
   private fillConnections(): void {
@@ -213,11 +268,17 @@ export class Torrent {
       socket.destroy();
       return;
     }
+    const perIp = this.opts.maxConnectionsPerIp ?? 8;
+    if (!isLoopback(host) && [...this.connections.values()].filter((c) => c.host === host).length >= perIp) {
+      socket.destroy();
+      return;
+    }
     const known = this.peers.add(host, port, outgoing ? 'manual' : 'incoming');
     if (known) known.connected = true;
     const conn = new PeerConnection(socket, key, host, port, Buffer.from(hs.remote.peerId), hs.remote.reserved, outgoing, this.metainfo.numPieces, {
       onMessage: (c, m) => this.onMessage(c, m),
       onClose: (c, reason) => this.onClose(c, reason),
+      onReceived: (n) => takeAll(this.downBuckets, n),
     }, { now: this.now });
     this.connections.set(key, conn);
     this.inflight.set(key, 0);
@@ -374,7 +435,8 @@ export class Torrent {
     if (this.stopped || conn.closed || !conn.amInterested) return;
     if (conn.peerChoking && conn.allowedFast.size === 0) return;
     const have = this.inflight.get(conn.key) ?? 0;
-    const want = this.queueDepth(conn) - have;
+    if (have === 0) conn.lastBlockAt = this.now(); // the wait for a block starts now
+    const want = (conn.snubbed ? 1 : this.queueDepth(conn)) - have;
     if (want <= 0) return;
     const reqs = this.picker.pick(conn.key, want, { choked: conn.peerChoking, allowedFast: conn.allowedFast });
     for (const r of reqs) conn.send({ type: 'request', index: r.index, begin: r.begin, length: r.length });
@@ -395,6 +457,8 @@ export class Torrent {
     if (index >= this.metainfo.numPieces || this.picker.have(index)) return;
     const size = pieceSize(this.metainfo, index);
     if (begin + block.length > size) return conn.close('block beyond the end of its piece');
+    conn.lastBlockAt = this.now();
+    conn.snubbed = false;
     const req = { index, begin, length: block.length };
     if (!this.picker.isValidBlock(req)) return conn.close(`block ${index}:${begin}+${block.length} is not a block of this torrent`);
     const r = this.picker.blockReceived(conn.key, req);
@@ -568,6 +632,9 @@ export class Torrent {
       try {
         while (conn.uploadQueue.length && !conn.closed && !conn.congested && !conn.amChoking) {
           const r = conn.uploadQueue.shift()!;
+          const wait = takeAll(this.upBuckets, r.length);
+          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+          if (conn.closed || conn.amChoking) break;
           const block = await this.opts.storage.read(r.index, r.begin, r.length);
           if (conn.closed || conn.amChoking) break;
           conn.sendPiece(r.index, r.begin, block);
@@ -604,7 +671,10 @@ export class Torrent {
         for (const [name, eid] of Object.entries(hs.m)) conn.extIds.set(name, eid);
         if (typeof hs.reqq === 'number' && hs.reqq > 0) conn.reqq = Math.min(hs.reqq, 5000);
         if (typeof hs.v === 'string') conn.client = hs.v;
-        if (typeof hs.p === 'number' && !conn.outgoing) this.peers.add(conn.host, hs.p, 'incoming');
+        if (typeof hs.p === 'number' && hs.p > 0 && !conn.outgoing) {
+          conn.listenPort = hs.p;
+          this.peers.add(conn.host, hs.p, 'incoming');
+        }
       } else if (id === EXT_METADATA) {
         this.onMetadataRequest(conn, payload);
       } else if (id === EXT_PEX) {
@@ -642,6 +712,10 @@ export class Torrent {
     await this.verifier.close();
     await this.opts.storage.flush().catch(() => {});
   }
+}
+
+function isLoopback(host: string): boolean {
+  return host.startsWith('127.') || host === '::1';
 }
 
 function candidate(c: PeerConnection) {

@@ -27,7 +27,7 @@ import { runCli } from '../helpers/cli.js';
 import { type Dataset, makeInteropDataset } from '../helpers/dataset.js';
 import { type Background, CLI, background } from '../helpers/procs.js';
 import { startAria2 } from './clients/aria2.js';
-import { findBinary, freePort, killAllChildren, treeDifferences, waitUntil } from './clients/common.js';
+import { findBinary, freePort, killAllChildren, startChild, treeDifferences, waitUntil } from './clients/common.js';
 import { type RunningTracker, type TrackerKind, startOpentracker, startSeedbankTracker, waitForSwarm } from './clients/trackers.js';
 import { startTransmission } from './clients/transmission.js';
 
@@ -75,7 +75,7 @@ interface Case {
   /** A `seedbank seed` with `--tracker`, killed at the end of the case if still running. */
   seed(): Promise<Background>;
   /** `seedbank get --tracker --json` into `out`; its exit code and parsed JSON. */
-  get(out: string): Promise<{ code: number; result: GetResult; stderr: string }>;
+  get(out: string): Promise<GetRun>;
 }
 
 interface GetResult {
@@ -83,6 +83,13 @@ interface GetResult {
   bytesDownloaded: { peers: number };
   hashFailures: number;
   pieces: { have: number; total: number };
+}
+
+interface GetRun {
+  code: number | null;
+  result: GetResult;
+  /** stdout and stderr, for messages. */
+  output: string;
 }
 
 interface CreateResult {
@@ -95,6 +102,9 @@ async function create(root: string, out: string, trackers: string[]): Promise<Cr
   assert.equal(r.code, 0, `seedbank create failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as CreateResult;
 }
+
+/** Every `seedbank seed` started, so that `after` kills them even if a case was cut off by its timeout. */
+const allSeeds = new Set<Background>();
 
 /** Runs `body` with a fresh folder, dataset, torrents and tracker; removes and stops all of it after. */
 async function withCase(kind: TrackerKind, body: (c: Case) => Promise<void>): Promise<void> {
@@ -126,22 +136,25 @@ async function withCase(kind: TrackerKind, body: (c: Case) => Promise<void>): Pr
       async seed() {
         const b = background(process.execPath, [CLI, 'seed', bareTorrent, srcDir, '--tracker', url, '--json']);
         seedbanks.push(b);
+        allSeeds.add(b);
         await b.waitFor((l) => l['event'] === 'seeding', 30_000);
         return b;
       },
       async get(out) {
-        const r = await runCli(['get', bareTorrent, '-o', out, '--tracker', url, '--json'], { timeoutMs: 60_000 });
+        // On timeout it gets SIGTERM first, so that the error shows the summary it prints when stopped.
+        const g = startChild('seedbank get', process.execPath, [CLI, 'get', bareTorrent, '-o', out, '--tracker', url, '--json']);
+        const code = await g.waitExit(60_000, 'SIGTERM');
         let result: GetResult;
         try {
-          result = JSON.parse(r.stdout) as GetResult;
+          result = JSON.parse(g.stdout()) as GetResult;
         } catch {
-          assert.fail(`seedbank get exited ${r.code} without its JSON result; stderr: ${r.stderr.slice(-2000)}`);
+          assert.fail(`seedbank get exited ${code} without its JSON result\n${g.tail()}`);
         }
-        return { code: r.code, result, stderr: r.stderr };
+        return { code, result, output: g.output() };
       },
     });
   } finally {
-    await Promise.all(seedbanks.map((b) => b.stop('SIGKILL')));
+    await Promise.all(seedbanks.map((b) => b.stop('SIGKILL').then(() => allSeeds.delete(b))));
     await killAllChildren();
     await tracker?.stop();
     await rm(dir, { recursive: true, force: true });
@@ -149,9 +162,9 @@ async function withCase(kind: TrackerKind, body: (c: Case) => Promise<void>): Pr
 }
 
 /** Checks what `seedbank get` reported and what it wrote. */
-async function assertGot(c: Case, out: string, r: { code: number; result: GetResult; stderr: string }): Promise<void> {
+async function assertGot(c: Case, out: string, r: GetRun): Promise<void> {
   const { result } = r;
-  assert.equal(r.code, 0, `seedbank get exit status; result ${JSON.stringify(result)}; stderr: ${r.stderr.slice(-2000)}`);
+  assert.equal(r.code, 0, `seedbank get exit status; output: ${r.output.slice(-3000)}`);
   assert.equal(result.complete, true);
   assert.equal(result.hashFailures, 0);
   assert.equal(result.pieces.have, result.pieces.total);
@@ -169,7 +182,10 @@ async function assertSeedStops(c: Case, sb: Background): Promise<void> {
 
 const seconds = (since: number) => `${((Date.now() - since) / 1000).toFixed(1)} s`;
 
-after(killAllChildren);
+after(async () => {
+  await Promise.all([...allSeeds].map((b) => b.stop('SIGKILL')));
+  await killAllChildren();
+});
 
 const TRACKERS: Array<{ kind: TrackerKind; label: string; tools: Tool[] }> = [
   { kind: 'opentracker', label: 'opentracker', tools: ['opentracker'] },

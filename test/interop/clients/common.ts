@@ -97,8 +97,13 @@ export interface Child {
   tail(n?: number): string;
   /** Sends `signal`, then SIGKILL after `graceMs`; resolves with the exit code. */
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | null>;
-  /** Resolves with the exit code, or kills the process and rejects after `timeoutMs`. */
-  waitExit(timeoutMs: number): Promise<number | null>;
+  /** What it printed on stdout alone (up to the last 64 KB). */
+  stdout(): string;
+  /**
+   * Resolves with the exit code; after `timeoutMs`, sends `signal` (SIGKILL 3 s later) and rejects
+   * with the output, which then holds whatever the process printed on its way out.
+   */
+  waitExit(timeoutMs: number, signal?: NodeJS.Signals): Promise<number | null>;
 }
 
 const live = new Set<Child>();
@@ -108,11 +113,16 @@ const MAX_OUTPUT = 64 * 1024;
 export function startChild(name: string, cmd: string, args: string[], opts: { cwd?: string } = {}): Child {
   const proc = spawn(cmd, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C.UTF-8' } });
   let out = '';
+  let stdout = '';
   const add = (c: Buffer) => {
     out += c.toString('utf8');
     if (out.length > 2 * MAX_OUTPUT) out = out.slice(-MAX_OUTPUT);
   };
-  proc.stdout!.on('data', add);
+  proc.stdout!.on('data', (c: Buffer) => {
+    add(c);
+    stdout += c.toString('utf8');
+    if (stdout.length > 2 * MAX_OUTPUT) stdout = stdout.slice(-MAX_OUTPUT);
+  });
   proc.stderr!.on('data', add);
   let spawnError: Error | null = null;
   const exited = new Promise<number | null>((resolve) => {
@@ -139,14 +149,15 @@ export function startChild(name: string, cmd: string, args: string[], opts: { cw
       live.delete(child);
       return exited;
     },
-    async waitExit(timeoutMs) {
+    stdout: () => stdout,
+    async waitExit(timeoutMs, signal = 'SIGKILL') {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)));
       const r = await Promise.race([exited, timeout]);
       clearTimeout(timer);
       if (r === 'timeout') {
-        await child.stop('SIGKILL');
-        throw new Error(`${name} did not exit within ${timeoutMs} ms\n${child.tail()}`);
+        const code = await child.stop(signal);
+        throw new Error(`${name} did not exit within ${timeoutMs} ms (stopped with ${signal}: exit ${code})\n${child.tail()}`);
       }
       live.delete(child);
       return r;
