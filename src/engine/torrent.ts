@@ -23,6 +23,7 @@ import { type PeerSource, PeerList, peerKey } from './peer-list.js';
 import { type BlockRequest, PiecePicker } from './picker.js';
 import { type HashRange, answerHashRequest, layerRequests, verifyLayerChunk } from './hash-exchange.js';
 import { pieceSize } from './piece-info.js';
+import { PieceCache } from './piece-cache.js';
 import { PieceVerifier } from './piece-verifier.js';
 import { TokenBucket, takeAll } from './rate-limit.js';
 
@@ -81,6 +82,8 @@ const SNUB_MS = 30_000;
 /** How often we tell peers about other peers (BEP 11 asks for at most once a minute). */
 const PEX_INTERVAL_MS = 60_000;
 const MAX_PEX_PEERS = 50;
+/** Spare piece buffers kept for reuse. */
+const MAX_FREE_BUFFERS = 16;
 
 export class Torrent {
   readonly metainfo: Metainfo;
@@ -101,6 +104,10 @@ export class Torrent {
   private readonly upBuckets: TokenBucket[];
   private readonly downBuckets: TokenBucket[];
   private lastPex = 0;
+  private readonly cache: PieceCache;
+  private readonly freeBuffers: ArrayBuffer[] = [];
+  /** Complete pieces handed to the verifier, by index. */
+  private readonly verifying = new Map<number, Buffer>();
   private stopped = false;
   private doneEmitted = false;
   private readonly stats = { bytesFromPeers: 0, bytesUploaded: 0, hashFailures: 0, bannedPeers: 0 };
@@ -131,6 +138,7 @@ export class Torrent {
     }
     this.findMissingLayers();
     this.verifier = new PieceVerifier(t);
+    this.cache = new PieceCache(opts.storage, (i) => pieceSize(t, i));
     this.upBuckets = [new TokenBucket(opts.uploadRate ?? 0, this.now), ...(opts.sessionBuckets ? [opts.sessionBuckets.up] : [])];
     this.downBuckets = [new TokenBucket(opts.downloadRate ?? 0, this.now), ...(opts.sessionBuckets ? [opts.sessionBuckets.down] : [])];
     this.choker = new Choker({ now: this.now, random: opts.random });
@@ -436,10 +444,12 @@ export class Torrent {
     if (conn.peerChoking && conn.allowedFast.size === 0) return;
     const have = this.inflight.get(conn.key) ?? 0;
     if (have === 0) conn.lastBlockAt = this.now(); // the wait for a block starts now
-    const want = (conn.snubbed ? 1 : this.queueDepth(conn)) - have;
-    if (want <= 0) return;
+    const depth = conn.snubbed ? 1 : this.queueDepth(conn);
+    const want = depth - have;
+    // Refill in batches: one write of many requests, not one write per block received.
+    if (want <= 0 || (have > 0 && want < Math.min(16, depth / 2))) return;
     const reqs = this.picker.pick(conn.key, want, { choked: conn.peerChoking, allowedFast: conn.allowedFast });
-    for (const r of reqs) conn.send({ type: 'request', index: r.index, begin: r.begin, length: r.length });
+    conn.sendAll(reqs.map((r) => ({ type: 'request' as const, index: r.index, begin: r.begin, length: r.length })));
     this.inflight.set(conn.key, have + reqs.length);
   }
 
@@ -473,8 +483,7 @@ export class Torrent {
     }
     let buf = this.buffers.get(index);
     if (!buf) {
-      // Shared memory: the verifier's worker hashes it in place.
-      buf = Buffer.from(new SharedArrayBuffer(size));
+      buf = this.takeBuffer(size);
       this.buffers.set(index, buf);
     }
     buf.set(block, begin);
@@ -482,18 +491,40 @@ export class Torrent {
     if (!who) this.contributors.set(index, (who = new Set()));
     who.add(conn.key);
     this.stats.bytesFromPeers += block.length;
-    if (r.pieceComplete) void this.finishPiece(index);
+    if (r.pieceComplete) {
+      this.verifying.set(index, buf);
+      void this.finishPiece(index);
+    }
     this.fillRequests(conn);
   }
 
+  /** Piece buffers are reused: a fresh 4 MiB buffer per piece costs page faults and GC. */
+  private takeBuffer(size: number): Buffer {
+    const ab = this.freeBuffers.pop() ?? new ArrayBuffer(this.metainfo.pieceLength);
+    return Buffer.from(ab, 0, size);
+  }
+
+  private giveBuffer(buf: Buffer): void {
+    if (buf.buffer.byteLength === this.metainfo.pieceLength && this.freeBuffers.length < MAX_FREE_BUFFERS) this.freeBuffers.push(buf.buffer as ArrayBuffer);
+  }
+
   private async finishPiece(index: number): Promise<void> {
-    const buf = this.buffers.get(index)!;
     const who = [...(this.contributors.get(index) ?? [])];
-    const verdict = await this.verifier.verify(index, buf).catch(() => 'bad' as const);
+    this.buffers.delete(index); // detached while the worker hashes it
+    this.contributors.delete(index);
+    let verdict: 'ok' | 'bad' | 'unverifiable';
+    let buf: Buffer;
+    try {
+      ({ verdict, piece: buf } = await this.verifier.verify(index, this.verifying.get(index)!));
+    } catch {
+      this.verifying.delete(index);
+      if (!this.stopped) this.picker.pieceFailed(index);
+      return;
+    }
+    this.verifying.delete(index);
     if (this.stopped) return;
     if (verdict !== 'ok') {
-      this.buffers.delete(index);
-      this.contributors.delete(index);
+      this.giveBuffer(buf);
       this.stats.hashFailures++;
       const blamed = this.picker.pieceFailed(index);
       this.opts.events.emit('torrent:hash-failed', { infoHash: this.infoHashHex, index, contributors: blamed.length ? blamed : who });
@@ -506,8 +537,7 @@ export class Torrent {
       this.fail(e as Error);
       return;
     }
-    this.buffers.delete(index);
-    this.contributors.delete(index);
+    this.giveBuffer(buf);
     this.picker.markHave(index);
     this.opts.onPieceWritten?.(index);
     this.opts.events.emit('torrent:piece-verified', { infoHash: this.infoHashHex, index, source: who.join(',') });
@@ -625,24 +655,51 @@ export class Torrent {
     this.pumpUpload(conn);
   }
 
+  /**
+   * Serves queued requests: blocks come from the piece cache (whole pieces read once, the next
+   * queued pieces read ahead), many blocks go out per corked write, and the loop stops only when
+   * the socket's buffer is full, resuming on 'drain'.
+   */
   private pumpUpload(conn: PeerConnection): void {
     if (conn.uploading || conn.closed) return;
     conn.uploading = true;
     void (async () => {
+      let corked = false;
+      const uncork = () => {
+        if (corked) conn.socket.uncork();
+        corked = false;
+      };
       try {
         while (conn.uploadQueue.length && !conn.closed && !conn.congested && !conn.amChoking) {
-          const r = conn.uploadQueue.shift()!;
+          const r = conn.uploadQueue[0]!;
           const wait = takeAll(this.upBuckets, r.length);
-          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-          if (conn.closed || conn.amChoking) break;
-          const block = await this.opts.storage.read(r.index, r.begin, r.length);
-          if (conn.closed || conn.amChoking) break;
+          if (wait > 0) {
+            uncork();
+            await new Promise((resolve) => setTimeout(resolve, wait));
+            if (conn.closed || conn.amChoking) break;
+          }
+          let block = this.cache.peek(r.index, r.begin, r.length);
+          if (!block) {
+            uncork();
+            // Read ahead the next distinct pieces this peer asked for while we wait for this one.
+            let ahead = 0;
+            for (const q of conn.uploadQueue) if (q.index !== r.index && ahead++ < 4) this.cache.prefetch(q.index);
+            block = await this.cache.block(r.index, r.begin, r.length);
+            if (conn.closed || conn.amChoking) break;
+          }
+          if (conn.uploadQueue[0] !== r) continue; // cancelled while we waited
+          conn.uploadQueue.shift();
+          if (!corked) {
+            conn.socket.cork();
+            corked = true;
+          }
           conn.sendPiece(r.index, r.begin, block);
           this.stats.bytesUploaded += block.length;
         }
       } catch (e) {
         conn.close(`cannot read our own data: ${(e as Error).message}`);
       } finally {
+        uncork();
         conn.uploading = false;
       }
     })();

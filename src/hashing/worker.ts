@@ -131,8 +131,8 @@ parentPort!.on('message', (job: WorkerJob) => {
         const leaves = leafHashes(piece.subarray(0, job.v2.dataLength), leafBuf);
         node = pieceNodeHash(leafBuf.subarray(0, leaves * HASH_SIZE), job.v2.pieceLength, job.v2.fileLength);
       }
-      const out = { kind: 'memory' as const, id: job.id, sha1: sha1 ? toArrayBuffer(Buffer.from(sha1)) : null, node: node ? toArrayBuffer(Buffer.from(node)) : null };
-      parentPort!.postMessage(out satisfies WorkerResult);
+      const out = { kind: 'memory' as const, id: job.id, sha1: sha1 ? toArrayBuffer(Buffer.from(sha1)) : null, node: node ? toArrayBuffer(Buffer.from(node)) : null, buffer: job.buffer };
+      parentPort!.postMessage(out satisfies WorkerResult, [job.buffer]);
     } else {
       const root = piecesRootFromLayer(Buffer.from(job.layer), job.pieceLength);
       const out = toArrayBuffer(Buffer.from(root));

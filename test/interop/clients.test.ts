@@ -155,8 +155,8 @@ async function withCase(kind: TrackerKind, body: (c: Case) => Promise<void>): Pr
     });
   } finally {
     await Promise.all(seedbanks.map((b) => b.stop('SIGKILL').then(() => allSeeds.delete(b))));
-    await killAllChildren();
     await tracker?.stop();
+    await killAllChildren(); // whatever the case left running: Transmission, aria2, seedbank get
     await rm(dir, { recursive: true, force: true });
   }
 }
@@ -219,7 +219,11 @@ for (const { kind, label, tools } of TRACKERS) {
           60_000,
           { everyMs: 250, detail: () => `differences: ${diff.join('; ')}\n${tr.tail()}\nseedbank stderr: ${sb.stderr().slice(-2000)}` },
         );
-        t.diagnostic(`Transmission complete ${seconds(t1)} after seedbank started`);
+        t.diagnostic(`Transmission has every byte ${seconds(t1)} after seedbank started`);
+        // And Transmission itself counts the download as complete (it checked every piece's SHA-1):
+        // it announces `completed`, so the tracker lists two seeders.
+        await waitForSwarm(c.tracker, c.infoHash, 'Transmission to announce itself complete', (s) => s.complete >= 2, 15_000, () => tr.tail());
+        t.diagnostic(`Transmission announced completion ${seconds(t1)} after seedbank started`);
         await assertSeedStops(c, sb);
         await tr.stop('SIGTERM', 5000);
       });
