@@ -133,7 +133,7 @@ function startTrackers(t: Metainfo, torrent: Torrent, session: Session, opts: Tr
   const tiers = [...(opts.noTorrentTrackers ? [] : t.trackers), ...(opts.trackers ?? []).map((u) => [u])];
   if (tiers.length === 0) return [];
   const hashes = torrent.handshakeHashes;
-  return hashes.map((infoHash) => {
+  const sets = hashes.map((infoHash) => {
     const ts = new TrackerSet(
       {},
       {
@@ -156,6 +156,15 @@ function startTrackers(t: Metainfo, torrent: Torrent, session: Session, opts: Tr
     void ts.start();
     return ts;
   });
+  // With nobody to talk to, waiting out a 30-minute announce interval helps no one: ask again
+  // (TrackerSet never announces more often than its 30 s floor).
+  const lonely = setInterval(() => {
+    if (torrent.connections.size === 0 && !torrent.seeding) for (const ts of sets) void ts.announceNow();
+  }, 30_000);
+  lonely.unref?.();
+  void torrent.done.finally(() => clearInterval(lonely)).catch(() => {});
+  torrent.onStop(() => clearInterval(lonely));
+  return sets;
 }
 
 /** BEP 53 `so=` file indices (layout indices, pads counted, as libtorrent numbers files). */

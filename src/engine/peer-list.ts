@@ -41,6 +41,10 @@ export class PeerList {
     return p;
   }
 
+  remove(key: string): void {
+    this.peers.delete(key);
+  }
+
   get(key: string): KnownPeer | undefined {
     return this.peers.get(key);
   }

@@ -259,9 +259,11 @@ export class Torrent {
       }
       known.failures = 0;
       this.attach(socket, hs, true, host, port);
-    } catch {
+    } catch (e) {
       known.failures++;
       known.connected = false;
+      // Trackers that list us to ourselves (opentracker does): forget that address.
+      if (e instanceof Error && /ourselves/.test(e.message)) this.peers.remove(known.key);
     }
   }
 
@@ -761,9 +763,17 @@ export class Torrent {
     conn.send({ type: 'extended', id: theirId, payload: encodeMetadataMessage({ msgType: 1, piece: msg.piece, totalSize: info.length, data }) });
   }
 
+  private readonly stopHooks: Array<() => void> = [];
+
+  /** Runs `fn` when the torrent stops (for timers that belong to its owner). */
+  onStop(fn: () => void): void {
+    this.stopHooks.push(fn);
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    for (const fn of this.stopHooks) fn();
     for (const t of this.timers) clearInterval(t);
     for (const c of [...this.connections.values()]) c.close('stopping');
     await this.verifier.close();
