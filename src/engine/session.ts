@@ -10,6 +10,7 @@ import net, { type Server, type Socket } from 'node:net';
 import { EventChannel } from '../events.js';
 import { VERSION } from '../version.js';
 import { handshakeIncoming } from './handshake.js';
+import { TokenBucket } from './rate-limit.js';
 import { Torrent, type TorrentOptions } from './torrent.js';
 
 export interface SessionOptions {
@@ -20,6 +21,10 @@ export interface SessionOptions {
   events?: EventChannel;
   /** Opens a TCP connection. @default net.connect with a 10 s timeout */
   dial?: (host: string, port: number) => Promise<Socket>;
+  /** Upload limit for all torrents together, bytes/s; 0 = none. @default 0 */
+  uploadRate?: number;
+  /** Download limit for all torrents together, bytes/s; 0 = none. @default 0 */
+  downloadRate?: number;
 }
 
 /** Azureus-style peer id: -SBxyzw- plus 12 random bytes. */
@@ -55,10 +60,13 @@ export class Session {
   private readonly torrents = new Map<string, Torrent>();
   private listenPort = 0;
   private readonly dial: (host: string, port: number) => Promise<Socket>;
+  /** Session-wide limits, shared by every torrent's connections. */
+  readonly buckets: { up: TokenBucket; down: TokenBucket };
 
   constructor(private readonly opts: SessionOptions = {}) {
     this.events = opts.events ?? new EventChannel();
     this.dial = opts.dial ?? dialTcp;
+    this.buckets = { up: new TokenBucket(opts.uploadRate ?? 0), down: new TokenBucket(opts.downloadRate ?? 0) };
   }
 
   get port(): number {
@@ -77,8 +85,8 @@ export class Session {
     return this.listenPort;
   }
 
-  addTorrent(opts: Omit<TorrentOptions, 'events' | 'peerId' | 'port' | 'dial'>): Torrent {
-    const t = new Torrent({ ...opts, events: this.events, peerId: this.peerId, port: this.listenPort, dial: this.dial });
+  addTorrent(opts: Omit<TorrentOptions, 'events' | 'peerId' | 'port' | 'dial' | 'sessionBuckets'>): Torrent {
+    const t = new Torrent({ ...opts, events: this.events, peerId: this.peerId, port: this.listenPort, dial: this.dial, sessionBuckets: this.buckets });
     for (const h of t.handshakeHashes) this.torrents.set(h.toString('hex'), t);
     t.start();
     return t;
