@@ -16,6 +16,8 @@ export interface KnownPeer {
   banned: boolean;
   /** Strikes for contributing to pieces that failed their hash check. */
   strikes: number;
+  /** It had every piece when we last saw it: nothing to trade once we have everything too. */
+  seed: boolean;
 }
 
 /** Bounded: a hostile PEX or tracker cannot make us remember millions of addresses. */
@@ -36,7 +38,7 @@ export class PeerList {
     const known = this.peers.get(key);
     if (known) return known;
     if (this.peers.size >= MAX_KNOWN) return null;
-    const p: KnownPeer = { host, port, key, source, failures: 0, lastAttempt: -Infinity, connected: false, banned: false, strikes: 0 };
+    const p: KnownPeer = { host, port, key, source, failures: 0, lastAttempt: -Infinity, connected: false, banned: false, strikes: 0, seed: false };
     this.peers.set(key, p);
     return p;
   }
@@ -59,11 +61,11 @@ export class PeerList {
   }
 
   /** Peers worth dialing now, best first (fewest failures, least recently tried). */
-  candidates(max: number): KnownPeer[] {
+  candidates(max: number, skipSeeds = false): KnownPeer[] {
     const t = this.now();
     const out: KnownPeer[] = [];
     for (const p of this.peers.values()) {
-      if (p.connected || p.banned || p.source === 'incoming') continue;
+      if (p.connected || p.banned || p.source === 'incoming' || (skipSeeds && p.seed)) continue;
       const backoff = p.failures === 0 ? 0 : Math.min(300_000, 2000 * 2 ** (p.failures - 1));
       if (t - p.lastAttempt < backoff) continue;
       out.push(p);

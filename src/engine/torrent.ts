@@ -237,7 +237,8 @@ export class Torrent {
     if (this.stopped || (this.seeding && !this.doneEmitted)) return;
     const room = Math.min(max - this.connections.size - this.halfOpen, halfOpenMax - this.halfOpen);
     if (room <= 0) return;
-    for (const p of this.peers.candidates(room)) {
+    // Once we have everything, seeds are of no use to us, nor we to them.
+    for (const p of this.peers.candidates(room, this.seeding)) {
       p.lastAttempt = this.now();
       p.connected = true; // reserved while dialing, so it is not dialed twice
       this.halfOpen++;
@@ -339,6 +340,7 @@ export class Torrent {
         conn.have = bf;
         if (bf.complete) {
           conn.peerHasAll = true;
+          if (this.markSeed(conn)) return;
           this.picker.peerHasAll(conn.key);
         } else this.picker.peerBitfield(conn.key, bf);
         this.updateInterest(conn, null);
@@ -348,6 +350,7 @@ export class Torrent {
       case 'have-all':
         conn.have = Bitfield.full(n);
         conn.peerHasAll = true;
+        if (this.markSeed(conn)) return;
         this.picker.peerHasAll(conn.key);
         this.updateInterest(conn, null);
         this.requestLayers();
@@ -417,6 +420,15 @@ export class Torrent {
         // keep-alive, port, suggest and unknown ids.
         break;
     }
+  }
+
+  /** Notes that a peer is a seed; true if that closed the connection (we are one too). */
+  private markSeed(conn: PeerConnection): boolean {
+    const known = this.peers.get(conn.key);
+    if (known) known.seed = true;
+    if (!(this.seeding && this.doneEmitted)) return false;
+    conn.close('both seeding');
+    return true;
   }
 
   private updateInterest(conn: PeerConnection, index: number | null): void {
@@ -569,7 +581,11 @@ export class Torrent {
         c.send({ type: 'not-interested' });
       }
       // Two seeds have nothing for each other.
-      if (c.peerHasAll) c.close('both seeding');
+      if (c.peerHasAll) {
+        const known = this.peers.get(c.key);
+        if (known) known.seed = true;
+        c.close('both seeding');
+      }
     }
     this.opts.events.emit('torrent:done', { infoHash: this.infoHashHex });
     this.doneResolve();

@@ -43,7 +43,9 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 
 describe('swarm on loopback', () => {
   it('1 seed and 8 downloaders starting together all finish bit-exact, and the seed uploads far less than 8 copies', async () => {
-    const seed = await startSeeding(t, { dataDir: path.join(tmp, 'seed'), port: 0 });
+    // The seed's upload is capped, as on any real link (on loopback nothing is the bottleneck, and
+    // a seed that can serve 8 copies at once has no reason not to): the swarm must spread the data.
+    const seed = await startSeeding(t, { dataDir: path.join(tmp, 'seed'), port: 0, uploadRate: 2 * 1024 * 1024 });
     const nodes: Transfer[] = [];
     try {
       for (let i = 0; i < 8; i++) nodes.push(await startDownload(t, { dataDir: path.join(tmp, `node${i}`), port: 0 }));
@@ -57,7 +59,7 @@ describe('swarm on loopback', () => {
       const data = SIZE.a + SIZE.b + SIZE.c;
       const seedUp = seed.stats().bytesUploaded;
       const peerUp = nodes.reduce((s, n) => s + n.stats().bytesUploaded, 0);
-      assert.ok(seedUp < 4 * data, `seed uploaded ${seedUp} bytes, ${(seedUp / data).toFixed(2)} copies`);
+      assert.ok(seedUp < 3 * data, `seed uploaded ${seedUp} bytes, ${(seedUp / data).toFixed(2)} copies`);
       assert.ok(peerUp > 0, 'downloaders served each other');
     } finally {
       await Promise.all([seed.stop(), ...nodes.map((n) => n.stop())]);
