@@ -82,6 +82,9 @@ const SNUB_MS = 30_000;
 /** How often we tell peers about other peers (BEP 11 asks for at most once a minute). */
 const PEX_INTERVAL_MS = 60_000;
 const MAX_PEX_PEERS = 50;
+const BLOCK = 16384;
+/** Failed pieces whose bad copy we keep for smart ban. */
+const MAX_SUSPECT_PIECES = 16;
 /** Spare piece buffers kept for reuse. */
 const MAX_FREE_BUFFERS = 16;
 
@@ -96,7 +99,14 @@ export class Torrent {
   private readonly choker: Choker;
   private readonly buffers = new Map<number, Buffer>();
   private readonly inflight = new Map<string, number>();
-  private readonly contributors = new Map<number, Set<string>>();
+  /** Who sent each block of a piece being downloaded (block index -> peer key). */
+  private readonly senders = new Map<number, string[]>();
+  /**
+   * Pieces that failed their hash check with blocks from several peers: the bad data and who
+   * sent each block, kept until the piece passes, when comparing the two names the exact bad
+   * blocks and their senders ("smart ban"; works for v1, v2 and hybrid alike).
+   */
+  private readonly suspects = new Map<number, { data: Buffer; senders: string[] }>();
   private readonly timers: NodeJS.Timeout[] = [];
   /** v2 files whose piece layer we still need from peers (magnet downloads), by pieces root. */
   private readonly missingLayers = new Map<string, { file: FileEntry; layer: Buffer; chunks: Set<number>; pending: Map<number, { peer: string; at: number }>; wanted: number[] }>();
@@ -501,9 +511,9 @@ export class Torrent {
       this.buffers.set(index, buf);
     }
     buf.set(block, begin);
-    let who = this.contributors.get(index);
-    if (!who) this.contributors.set(index, (who = new Set()));
-    who.add(conn.key);
+    let who = this.senders.get(index);
+    if (!who) this.senders.set(index, (who = []));
+    who[Math.floor(begin / BLOCK)] = conn.key;
     this.stats.bytesFromPeers += block.length;
     if (r.pieceComplete) {
       this.verifying.set(index, buf);
@@ -523,9 +533,10 @@ export class Torrent {
   }
 
   private async finishPiece(index: number): Promise<void> {
-    const who = [...(this.contributors.get(index) ?? [])];
+    const senders = this.senders.get(index) ?? [];
+    const who = [...new Set(senders.filter(Boolean))];
     this.buffers.delete(index); // detached while the worker hashes it
-    this.contributors.delete(index);
+    this.senders.delete(index);
     let verdict: 'ok' | 'bad' | 'unverifiable';
     let buf: Buffer;
     try {
@@ -538,13 +549,10 @@ export class Torrent {
     this.verifying.delete(index);
     if (this.stopped) return;
     if (verdict !== 'ok') {
-      this.giveBuffer(buf);
-      this.stats.hashFailures++;
-      const blamed = this.picker.pieceFailed(index);
-      this.opts.events.emit('torrent:hash-failed', { infoHash: this.infoHashHex, index, contributors: blamed.length ? blamed : who });
-      for (const key of blamed.length ? blamed : who) this.strike(key, blamed.length <= 1 ? BAN_STRIKES : 1, `sent data for piece ${index} that failed its hash check`);
+      this.onHashFailure(index, buf, senders, who);
       return;
     }
+    this.judgeSuspects(index, buf);
     try {
       await this.opts.storage.writePiece(index, buf);
     } catch (e) {
@@ -557,6 +565,47 @@ export class Torrent {
     this.opts.events.emit('torrent:piece-verified', { infoHash: this.infoHashHex, index, source: who.join(',') });
     for (const c of this.connections.values()) if (!c.have.has(index)) c.send({ type: 'have', index });
     this.checkDone();
+  }
+
+  private onHashFailure(index: number, buf: Buffer, senders: string[], who: string[]): void {
+    this.stats.hashFailures++;
+    this.picker.pieceFailed(index);
+    this.opts.events.emit('torrent:hash-failed', { infoHash: this.infoHashHex, index, contributors: who });
+    const reason = `sent data for piece ${index} that failed its hash check`;
+    if (who.length === 1) {
+      // One sender: it is the culprit.
+      this.giveBuffer(buf);
+      this.strike(who[0]!, BAN_STRIKES, reason);
+      return;
+    }
+    // Several senders: keep the bad copy to compare with the good one once the piece passes. Until
+    // then each sender gets one strike (two failures in a row with the same peer ban it anyway).
+    if (!this.suspects.has(index) && this.suspects.size < MAX_SUSPECT_PIECES) {
+      this.suspects.set(index, { data: Buffer.from(buf), senders: [...senders] });
+    }
+    this.giveBuffer(buf);
+    for (const key of who) this.strike(key, 1, reason);
+  }
+
+  /** The piece passed: every block that differs from the failed copy was bad, and so is its sender. */
+  private judgeSuspects(index: number, good: Buffer): void {
+    const s = this.suspects.get(index);
+    if (!s) return;
+    this.suspects.delete(index);
+    const blocks = Math.ceil(good.length / BLOCK);
+    const guilty = new Set<string>();
+    for (let b = 0; b < blocks; b++) {
+      const from = b * BLOCK;
+      const to = Math.min(good.length, from + BLOCK);
+      if (s.senders[b] && Buffer.compare(good.subarray(from, to), s.data.subarray(from, to)) !== 0) guilty.add(s.senders[b]!);
+    }
+    for (const key of guilty) this.strike(key, BAN_STRIKES, `sent corrupt block(s) of piece ${index}`);
+    // The others were blamed for nothing: take their strike back.
+    for (const key of new Set(s.senders.filter(Boolean))) {
+      if (guilty.has(key)) continue;
+      const p = this.peers.get(key);
+      if (p && !p.banned) p.strikes = Math.max(0, p.strikes - 1);
+    }
   }
 
   private strike(key: string, n: number, reason: string): void {

@@ -12,6 +12,7 @@ import { EventChannel, type Metainfo, type Transfer, createTorrent, startDownloa
 
 let tmp: string;
 let t: Metainfo;
+let tSmall: Metainfo;
 const SIZE = { a: 3_000_000, b: 1_234_567, c: 100 };
 
 before(async () => {
@@ -24,6 +25,7 @@ before(async () => {
   await writeFile(path.join(ds, 'empty'), '');
   // 16 KiB pieces: many pieces, so peers have something to trade.
   t = (await createTorrent(ds, { pieceLength: 16384 })).metainfo;
+  tSmall = t;
 });
 after(async () => {
   await rm(tmp, { recursive: true, force: true });
@@ -66,9 +68,10 @@ describe('swarm on loopback', () => {
     }
   });
 
-  it('bans a peer that sends corrupt data and still completes correctly', async () => {
+  for (const pieceLength of [16384, 65536]) it(`bans a peer that sends corrupt data, never the honest one, and completes (${pieceLength / 1024} KiB pieces)`, async () => {
+    const t = pieceLength === 16384 ? tSmall : (await createTorrent(path.join(tmp, 'seed', 'ds'), { pieceLength, creationDate: null })).metainfo;
     // A liar: seeds a copy whose a.bin we corrupt after its start-up check passed.
-    const liarDir = path.join(tmp, 'liar');
+    const liarDir = path.join(tmp, `liar-${pieceLength}`);
     await mkdir(path.join(liarDir, 'ds', 'sub'), { recursive: true });
     for (const rel of ['a.bin', 'sub/b.bin', 'c.txt', 'empty']) await writeFile(path.join(liarDir, 'ds', rel), await readFile(path.join(tmp, 'seed', 'ds', rel)));
     const liar = await startSeeding(t, { dataDir: liarDir, port: 0 });
@@ -79,17 +82,18 @@ describe('swarm on loopback', () => {
     const events = new EventChannel();
     const banned: string[] = [];
     events.on('peer:banned', (e) => banned.push(e.peer));
-    const dl = await startDownload(t, { dataDir: path.join(tmp, 'victim'), port: 0, events });
+    const victim = path.join(tmp, `victim-${pieceLength}`);
+    const dl = await startDownload(t, { dataDir: victim, port: 0, events });
     try {
       dl.torrent.addPeer('127.0.0.1', liar.session.port, 'manual');
       dl.torrent.addPeer('127.0.0.1', honest.session.port, 'manual');
       await within(dl.torrent.done, 60_000, 'download next to a liar');
-      await sameBytes(path.join(tmp, 'victim'));
+      await sameBytes(victim);
       const s = dl.stats();
       assert.ok(s.hashFailures >= 1, 'the corrupt data was caught');
       assert.deepEqual(banned, [`127.0.0.1:${liar.session.port}`]);
       assert.equal(s.bannedPeers, 1);
-      const report = await verifyData(t, path.join(tmp, 'victim'));
+      const report = await verifyData(t, victim);
       assert.equal(report.complete, true);
     } finally {
       await Promise.all([liar.stop(), honest.stop(), dl.stop()]);
