@@ -25,6 +25,7 @@ import { type HashRange, answerHashRequest, layerRequests, verifyLayerChunk } fr
 import { pieceSize } from './piece-info.js';
 import { PieceCache } from './piece-cache.js';
 import { PieceVerifier } from './piece-verifier.js';
+import { BLOCK, SmartBan } from './smart-ban.js';
 import { TokenBucket, takeAll } from './rate-limit.js';
 
 export interface TorrentOptions {
@@ -73,8 +74,12 @@ export interface TorrentStats {
 const MAX_REQUEST = 128 * 1024;
 /** Requests from one peer we queue before rejecting. */
 const MAX_UPLOAD_QUEUE = 2000;
-/** Strikes (hash failures it took part in) before a peer is banned. */
-const BAN_STRIKES = 2;
+/**
+ * Strikes before a peer is banned. Sole sender of a bad piece, or proven sender of a bad block:
+ * all of them at once. One of several senders of a bad piece: one strike each (an honest peer that
+ * keeps sharing pieces with a liar must not be banned before smart ban clears it).
+ */
+const BAN_STRIKES = 4;
 const EXT_METADATA = 1;
 const EXT_PEX = 2;
 /** A peer that sends no block this long while we wait for some is snubbed (its requests go elsewhere). */
@@ -82,7 +87,6 @@ const SNUB_MS = 30_000;
 /** How often we tell peers about other peers (BEP 11 asks for at most once a minute). */
 const PEX_INTERVAL_MS = 60_000;
 const MAX_PEX_PEERS = 50;
-const BLOCK = 16384;
 /** Failed pieces whose bad copy we keep for smart ban. */
 const MAX_SUSPECT_PIECES = 16;
 /** Spare piece buffers kept for reuse. */
@@ -101,12 +105,7 @@ export class Torrent {
   private readonly inflight = new Map<string, number>();
   /** Who sent each block of a piece being downloaded (block index -> peer key). */
   private readonly senders = new Map<number, string[]>();
-  /**
-   * Pieces that failed their hash check with blocks from several peers: the bad data and who
-   * sent each block, kept until the piece passes, when comparing the two names the exact bad
-   * blocks and their senders ("smart ban"; works for v1, v2 and hybrid alike).
-   */
-  private readonly suspects = new Map<number, { data: Buffer; senders: string[] }>();
+  private readonly smartBan = new SmartBan(MAX_SUSPECT_PIECES);
   private readonly timers: NodeJS.Timeout[] = [];
   /** v2 files whose piece layer we still need from peers (magnet downloads), by pieces root. */
   private readonly missingLayers = new Map<string, { file: FileEntry; layer: Buffer; chunks: Set<number>; pending: Map<number, { peer: string; at: number }>; wanted: number[] }>();
@@ -579,32 +578,21 @@ export class Torrent {
       return;
     }
     // Several senders: keep the bad copy to compare with the good one once the piece passes. Until
-    // then each sender gets one strike (two failures in a row with the same peer ban it anyway).
-    if (!this.suspects.has(index) && this.suspects.size < MAX_SUSPECT_PIECES) {
-      this.suspects.set(index, { data: Buffer.from(buf), senders: [...senders] });
-    }
+    // then each sender gets one strike.
+    this.smartBan.failed(index, buf, senders);
     this.giveBuffer(buf);
     for (const key of who) this.strike(key, 1, reason);
   }
 
-  /** The piece passed: every block that differs from the failed copy was bad, and so is its sender. */
+  /** The piece passed: the senders of blocks that differ from the failed copy are banned. */
   private judgeSuspects(index: number, good: Buffer): void {
-    const s = this.suspects.get(index);
-    if (!s) return;
-    this.suspects.delete(index);
-    const blocks = Math.ceil(good.length / BLOCK);
-    const guilty = new Set<string>();
-    for (let b = 0; b < blocks; b++) {
-      const from = b * BLOCK;
-      const to = Math.min(good.length, from + BLOCK);
-      if (s.senders[b] && Buffer.compare(good.subarray(from, to), s.data.subarray(from, to)) !== 0) guilty.add(s.senders[b]!);
-    }
-    for (const key of guilty) this.strike(key, BAN_STRIKES, `sent corrupt block(s) of piece ${index}`);
-    // The others were blamed for nothing: take their strike back.
-    for (const key of new Set(s.senders.filter(Boolean))) {
-      if (guilty.has(key)) continue;
+    const v = this.smartBan.passed(index, good);
+    if (!v) return;
+    for (const key of v.guilty) this.strike(key, BAN_STRIKES, `sent corrupt block(s) of piece ${index}`);
+    // The others were blamed for nothing: their slate is clean.
+    for (const key of v.cleared) {
       const p = this.peers.get(key);
-      if (p && !p.banned) p.strikes = Math.max(0, p.strikes - 1);
+      if (p && !p.banned && !v.guilty.includes(key)) p.strikes = 0;
     }
   }
 
