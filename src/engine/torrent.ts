@@ -8,9 +8,7 @@
  */
 import type { Socket } from 'node:net';
 import { Bitfield } from '../codec/bitfield.js';
-import { type FileEntry, filePieces } from '../codec/layout.js';
-import { HASH_SIZE } from '../codec/merkle.js';
-import { type Metainfo, hex } from '../codec/metainfo.js';
+import { type Metainfo } from '../codec/metainfo.js';
 import { type Message, RESERVED_EXTENSION, RESERVED_FAST, RESERVED_V2, makeReserved } from '../codec/wire.js';
 import { decodeExtHandshake, encodeExtHandshake, encodeMetadataMessage, decodeMetadataMessage, METADATA_PIECE_SIZE, decodePex, encodePex } from '../codec/extensions.js';
 import { type EventChannel } from '../events.js';
@@ -21,7 +19,8 @@ import { type HandshakeResult, handshakeOutgoing } from './handshake.js';
 import { PeerConnection } from './peer-connection.js';
 import { type PeerSource, PeerList, peerKey } from './peer-list.js';
 import { type BlockRequest, PiecePicker } from './picker.js';
-import { type HashRange, answerHashRequest, layerRequests, verifyLayerChunk } from './hash-exchange.js';
+import { type HashRange, answerHashRequest } from './hash-exchange.js';
+import { LayerFetch } from './layer-fetch.js';
 import { pieceSize } from './piece-info.js';
 import { PieceCache } from './piece-cache.js';
 import { PieceVerifier } from './piece-verifier.js';
@@ -107,8 +106,8 @@ export class Torrent {
   private readonly senders = new Map<number, string[]>();
   private readonly smartBan = new SmartBan(MAX_SUSPECT_PIECES);
   private readonly timers: NodeJS.Timeout[] = [];
-  /** v2 files whose piece layer we still need from peers (magnet downloads), by pieces root. */
-  private readonly missingLayers = new Map<string, { file: FileEntry; layer: Buffer; chunks: Set<number>; pending: Map<number, { peer: string; at: number }>; wanted: number[] }>();
+  /** v2 files whose piece layer we still need from peers (magnet downloads). */
+  private readonly layers: LayerFetch;
   private halfOpen = 0;
   private readonly upBuckets: TokenBucket[];
   private readonly downBuckets: TokenBucket[];
@@ -145,7 +144,7 @@ export class Torrent {
       if (opts.have?.has(i)) this.picker.markHave(i);
       else if (opts.wanted && !opts.wanted.has(i)) this.picker.setPriority(i, 0);
     }
-    this.findMissingLayers();
+    this.layers = new LayerFetch(t, this.picker, this.now);
     this.verifier = new PieceVerifier(t);
     this.cache = new PieceCache(opts.storage, (i) => pieceSize(t, i));
     this.upBuckets = [new TokenBucket(opts.uploadRate ?? 0, this.now), ...(opts.sessionBuckets ? [opts.sessionBuckets.up] : [])];
@@ -172,7 +171,7 @@ export class Torrent {
   }
 
   get seeding(): boolean {
-    return this.picker.isDone() && this.missingLayers.size === 0;
+    return this.picker.isDone() && this.layers.size === 0;
   }
 
   start(): void {
@@ -610,7 +609,7 @@ export class Torrent {
 
   private checkDone(): void {
     // Pieces waiting for their piece layer are not wanted by the picker yet, but still wanted.
-    if (this.doneEmitted || !this.picker.isDone() || this.missingLayers.size > 0) return;
+    if (this.doneEmitted || !this.picker.isDone() || this.layers.size > 0) return;
     this.doneEmitted = true;
     for (const c of this.connections.values()) {
       if (c.amInterested) {
@@ -634,63 +633,20 @@ export class Torrent {
     void this.stop();
   }
 
-  /**
-   * A v2-only torrent from a magnet link has no piece layers: its multi-piece files cannot be
-   * verified piece by piece until the layer is fetched (BEP 52 hash requests) and proven against
-   * the pieces root. Until then their pieces are not requested.
-   */
-  private findMissingLayers(): void {
-    const t = this.metainfo;
-    if (t.version !== 'v2') return; // hybrid pieces are checked by their SHA-1 meanwhile
-    for (const f of t.files) {
-      if (f.pad || !f.piecesRoot || f.length <= t.pieceLength || t.pieceLayers.has(hex(f.piecesRoot))) continue;
-      const { first, end } = filePieces(t, f);
-      const wanted: number[] = [];
-      for (let i = first; i < end; i++) {
-        if (this.picker.wants(i)) {
-          wanted.push(i);
-          this.picker.setPriority(i, 0);
-        }
-      }
-      if (wanted.length === 0) continue;
-      this.missingLayers.set(hex(f.piecesRoot), { file: f, layer: Buffer.alloc((end - first) * HASH_SIZE), chunks: new Set(), pending: new Map(), wanted });
-    }
-  }
-
+  /** Asks connected peers for the piece layers a magnet-started v2 torrent still lacks. */
   private requestLayers(): void {
-    if (this.missingLayers.size === 0) return;
+    if (this.layers.size === 0) return;
     // Any peer of a v2 torrent speaks v2 (libtorrent does not set the reserved upgrade bit).
-    const peers = [...this.connections.values()].filter((c) => c.peerHasAll || c.have.count > 0);
-    if (peers.length === 0) return;
-    let next = 0;
-    for (const m of this.missingLayers.values()) {
-      for (const r of layerRequests(this.metainfo, m.file)) {
-        if (m.chunks.has(r.index)) continue;
-        const p = m.pending.get(r.index);
-        if (p && this.connections.has(p.peer) && this.now() - p.at < 30_000) continue;
-        const conn = peers[next++ % peers.length]!;
-        m.pending.set(r.index, { peer: conn.key, at: this.now() });
-        conn.send({ type: 'hash-request', ...r });
-      }
+    const peers = [...this.connections.values()].filter((c) => c.peerHasAll || c.have.count > 0).map((c) => c.key);
+    for (const { peer, range } of this.layers.due(peers, (k) => this.connections.has(k))) {
+      this.connections.get(peer)?.send({ type: 'hash-request', ...range });
     }
   }
 
   private onHashes(conn: PeerConnection, r: HashRange, hashes: Uint8Array | null): void {
-    const m = this.missingLayers.get(Buffer.from(r.piecesRoot).toString('hex'));
-    if (!m || m.chunks.has(r.index)) return;
-    m.pending.delete(r.index);
-    if (!hashes) return; // rejected: asked again of another peer on the next tick
-    const proven = verifyLayerChunk(this.metainfo, m.file, r, hashes);
-    if (!proven) {
-      this.strike(conn.key, 1, 'sent piece-layer hashes that do not prove out to the pieces root');
-      return;
-    }
-    proven.copy(m.layer, r.index * HASH_SIZE);
-    m.chunks.add(r.index);
-    if (m.chunks.size < layerRequests(this.metainfo, m.file).length) return;
-    this.metainfo.pieceLayers.set(hex(m.file.piecesRoot!), m.layer);
-    this.missingLayers.delete(hex(m.file.piecesRoot!));
-    for (const i of m.wanted) if (!this.picker.have(i)) this.picker.setPriority(i, 1);
+    const outcome = this.layers.onHashes(r, hashes);
+    if (outcome === 'bad') this.strike(conn.key, 1, 'sent piece-layer hashes that do not prove out to the pieces root');
+    if (outcome !== 'complete') return;
     this.checkDone();
     for (const c of this.connections.values()) {
       this.updateInterest(c, null);
