@@ -9,7 +9,10 @@
  * that has every piece).
  */
 import { Bitfield } from '../codec/bitfield.js';
-import { SeedbankError } from '../errors.js';
+import { checkPickerInvariants } from './picker-invariants.js';
+import { Download, IndexSet, MAX_PRIORITY, type PeerState, forEachBit, hasPiece } from './picker-sets.js';
+
+export { PickerInvariantError } from './picker-invariants.js';
 
 /** Opaque id of a source of blocks (a wire peer or a web seed). */
 export type PeerKey = string;
@@ -25,7 +28,7 @@ export type Priority = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7;
 export const DEFAULT_BLOCK_SIZE = 16384;
 export const DEFAULT_RANDOM_FIRST_PIECES = 4;
 export const DEFAULT_PRIORITY: Priority = 1;
-export const MAX_PRIORITY = 7;
+export { MAX_PRIORITY };
 /**
  * A source holding fewer than 1/SPARSE_PEER_RATIO of the pieces is matched by intersecting its
  * bitfield with the wanted pieces, not by walking the rarity buckets (where it would skip about
@@ -67,115 +70,6 @@ export interface BlockReceipt {
   pieceComplete: boolean;
   /** Other sources that had requested this block (end game) and should get a cancel. */
   cancelFrom: PeerKey[];
-}
-
-export class PickerInvariantError extends SeedbankError {
-  override name = 'PickerInvariantError';
-  constructor(message: string) {
-    super('PICKER_INVARIANT', message);
-  }
-}
-
-/** What the picker knows about one source. */
-interface PeerState {
-  /** Has every piece (have-all, a complete bitfield, a web seed): counted once, in `seeds`. */
-  seed: boolean;
-  /** The pieces it has, 32 to a word, piece 0 in the high bit (as in a wire bitfield); null for seeds. */
-  words: Uint32Array | null;
-  count: number;
-  /** Block ids (piece * blocksPerPiece + block) we asked it for and are still waiting on. */
-  outstanding: Set<number>;
-}
-
-/** Book-keeping for a piece with blocks requested or received. */
-class Download {
-  /** Sources asked for each block; undefined when nobody is (never an empty array). */
-  readonly requesters: Array<PeerKey[] | undefined>;
-  /** The source each received block came from. A received block has no requesters. */
-  readonly from: Array<PeerKey | undefined>;
-  received = 0;
-  /** Blocks with at least one requester. */
-  requested = 0;
-  /** No free block lies below this one. */
-  cursor = 0;
-  constructor(readonly blocks: number) {
-    this.requesters = new Array<PeerKey[] | undefined>(blocks).fill(undefined);
-    this.from = new Array<PeerKey | undefined>(blocks).fill(undefined);
-  }
-  get free(): number {
-    return this.blocks - this.received - this.requested;
-  }
-}
-
-/**
- * A set of piece indices as 32-bit words (piece 0 in the high bit of word 0, so Math.clz32 finds
- * the lowest index), with a summary word per 32 words to skip empty stretches.
- */
-class IndexSet {
-  readonly words: Uint32Array;
-  readonly summary: Uint32Array;
-  size = 0;
-  constructor(n: number) {
-    this.words = new Uint32Array(Math.ceil(n / 32));
-    this.summary = new Uint32Array(Math.ceil(this.words.length / 32));
-  }
-  has(i: number): boolean {
-    return ((this.words[i >>> 5] >>> (31 - (i & 31))) & 1) === 1;
-  }
-  add(i: number): void {
-    const w = i >>> 5;
-    const m = 1 << (31 - (i & 31));
-    if (this.words[w] & m) return;
-    if (this.words[w] === 0) this.summary[w >>> 5] |= 1 << (31 - (w & 31));
-    this.words[w] |= m;
-    this.size++;
-  }
-  delete(i: number): void {
-    const w = i >>> 5;
-    const m = 1 << (31 - (i & 31));
-    if (!(this.words[w] & m)) return;
-    this.words[w] &= ~m;
-    if (this.words[w] === 0) this.summary[w >>> 5] &= ~(1 << (31 - (w & 31)));
-    this.size--;
-  }
-  /** The lowest index >= from in this set and in `mask` (every index when null), or -1. */
-  nextAnd(from: number, mask: Uint32Array | null): number {
-    let w = from >>> 5;
-    if (w >= this.words.length) return -1;
-    let x = this.words[w] & (mask ? mask[w] : -1) & (-1 >>> (from & 31));
-    while (x === 0) {
-      w = this.nextWord(w + 1);
-      if (w < 0) return -1;
-      x = this.words[w] & (mask ? mask[w] : -1);
-    }
-    return (w << 5) + Math.clz32(x);
-  }
-  /** The lowest non-empty word >= w, or -1. */
-  private nextWord(w: number): number {
-    let s = w >>> 5;
-    if (s >= this.summary.length) return -1;
-    let y = this.summary[s] & (-1 >>> (w & 31));
-    while (y === 0) {
-      if (++s >= this.summary.length) return -1;
-      y = this.summary[s];
-    }
-    return (s << 5) + Math.clz32(y);
-  }
-}
-
-function hasPiece(ps: PeerState, i: number): boolean {
-  return ps.seed || ((ps.words![i >>> 5] >>> (31 - (i & 31))) & 1) === 1;
-}
-
-/** Calls f with every piece in a word bitmap. */
-function forEachBit(words: Uint32Array, f: (i: number) => void): void {
-  for (let w = 0; w < words.length; w++) {
-    for (let x = words[w]; x !== 0; ) {
-      const k = Math.clz32(x);
-      f((w << 5) + k);
-      x &= ~(1 << (31 - k));
-    }
-  }
 }
 
 export class PiecePicker {
@@ -844,112 +738,25 @@ export class PiecePicker {
 
   /** Recomputes everything from scratch and throws PickerInvariantError on any mismatch. O(N * peers). */
   checkInvariants(): void {
-    const fail = (msg: string): never => {
-      throw new PickerInvariantError(msg);
-    };
-    const N = this.numPieces;
-    const bpp = this.blocksPerPiece;
-    // Availability equals the sum over sources.
-    const count = new Int32Array(N);
-    let seeds = 0;
-    for (const [key, ps] of this.peers) {
-      if (ps.seed) {
-        seeds++;
-        if (ps.words !== null || ps.count !== N) fail(`seed ${key} has a bitmap or count ${ps.count}`);
-        continue;
-      }
-      let c = 0;
-      forEachBit(ps.words!, (i) => {
-        if (i >= N) fail(`peer ${key} has piece ${i} beyond the end`);
-        count[i]++;
-        c++;
-      });
-      if (c !== ps.count) fail(`peer ${key} count ${ps.count}, bitmap ${c}`);
-      if (c === N) fail(`peer ${key} has every piece but is not a seed`);
-    }
-    if (seeds !== this.seeds) fail(`seeds ${this.seeds}, recounted ${seeds}`);
-    let have = 0;
-    let wantedMissing = 0;
-    const freshSize = new Array<number>(MAX_PRIORITY + 1).fill(0);
-    for (let i = 0; i < N; i++) {
-      if (count[i] !== this.avail[i]) fail(`piece ${i} availability ${this.avail[i]}, recounted ${count[i]}`);
-      const p = this.prio[i];
-      if (p > MAX_PRIORITY) fail(`piece ${i} priority ${p}`);
-      const had = this.haveBf.has(i);
-      if (had) have++;
-      else if (p > 0) wantedMissing++;
-      if (had && this.downloads.has(i)) fail(`had piece ${i} is partially tracked`);
-      if (had && this.deadlineOf.has(i)) fail(`had piece ${i} has a deadline`);
-      const fresh = p > 0 && !had && !this.downloads.has(i);
-      for (let q = 1; q <= MAX_PRIORITY; q++) {
-        if (this.fresh[q].has(i) !== (fresh && q === p)) fail(`piece ${i} fresh-set ${q} membership wrong`);
-      }
-      if (fresh) {
-        freshSize[p]++;
-        if (this.buckets[p][this.avail[i]]?.[this.slot[i]] !== i) fail(`piece ${i} not in its bucket`);
-      }
-    }
-    if (have !== this.haveCount || have !== this.haveBf.count) fail(`have count ${this.haveCount}, recounted ${have}`);
-    if (wantedMissing !== this.wantedMissing) fail(`wanted missing ${this.wantedMissing}, recounted ${wantedMissing}`);
-    for (let p = 0; p <= MAX_PRIORITY; p++) {
-      const set = this.fresh[p];
-      const inBuckets = this.buckets[p].reduce((s, b) => s + b.length, 0);
-      if (set.size !== freshSize[p] || inBuckets !== freshSize[p]) fail(`priority ${p}: fresh ${set.size}, buckets ${inBuckets}, recounted ${freshSize[p]}`);
-      for (let w = 0; w < set.words.length; w++) {
-        if ((set.words[w] !== 0) !== (((set.summary[w >>> 5] >>> (31 - (w & 31))) & 1) === 1)) fail(`priority ${p}: summary bit ${w} wrong`);
-      }
-      for (const i of this.open[p]) {
-        const d = this.downloads.get(i);
-        if (!d || this.prio[i] !== p || d.free === 0) fail(`piece ${i} wrongly in open set ${p}`);
-      }
-    }
-    // Downloads against per-source outstanding sets.
-    let requests = 0;
-    for (const [i, d] of this.downloads) {
-      if (d.blocks !== this.blocksIn(i)) fail(`piece ${i} tracked with ${d.blocks} blocks`);
-      let received = 0;
-      let requested = 0;
-      let firstFree = d.blocks;
-      for (let b = 0; b < d.blocks; b++) {
-        const r = d.requesters[b];
-        if (d.from[b] !== undefined) received++;
-        if (r) {
-          requested++;
-          if (r.length === 0 || new Set(r).size !== r.length) fail(`piece ${i} block ${b} requesters ${JSON.stringify(r)}`);
-          if (d.from[b] !== undefined) fail(`piece ${i} block ${b} both received and requested`);
-          for (const peer of r) {
-            requests++;
-            if (!this.peers.get(peer)?.outstanding.has(i * bpp + b)) fail(`piece ${i} block ${b} requested by ${peer}, not in its outstanding list`);
-          }
-        } else if (d.from[b] === undefined && firstFree === d.blocks) firstFree = b;
-      }
-      if (received !== d.received || requested !== d.requested) fail(`piece ${i} counts ${d.received}/${d.requested}, recounted ${received}/${requested}`);
-      if (received + requested === 0) fail(`piece ${i} tracked with nothing requested or received`);
-      if (d.cursor > firstFree) fail(`piece ${i} cursor ${d.cursor} past free block ${firstFree}`);
-      if (d.free > 0 !== this.open[this.prio[i]].has(i)) fail(`piece ${i} open-set membership wrong`);
-    }
-    let outstanding = 0;
-    for (const [peer, ps] of this.peers) {
-      for (const id of ps.outstanding) {
-        outstanding++;
-        const i = Math.floor(id / bpp);
-        if (this.haveBf.has(i)) fail(`${peer} has a request in had piece ${i}`);
-        if (!this.downloads.get(i)?.requesters[id - i * bpp]?.includes(peer)) fail(`${peer} outstanding block ${id} not recorded in piece ${i}`);
-      }
-    }
-    if (outstanding !== requests) fail(`outstanding ${outstanding}, requests ${requests}`);
-    for (let k = 0; k < this.deadlines.length; k++) {
-      const { index, at } = this.deadlines[k];
-      if (this.deadlineOf.get(index) !== at) fail(`deadline of ${index} out of sync`);
-      const prev = this.deadlines[k - 1];
-      if (prev && (prev.at > at || (prev.at === at && prev.index >= index))) fail('deadlines out of order');
-    }
-    if (this.deadlineOf.size !== this.deadlines.length) fail('deadline map out of sync');
-    // End game: wanted pieces remain, and each is tracked with no free block.
-    let endGame = this.wantedMissing > 0;
-    for (let i = 0; i < N && endGame; i++) {
-      if (this.prio[i] > 0 && !this.haveBf.has(i) && !(this.downloads.get(i)?.free === 0)) endGame = false;
-    }
-    if (endGame !== this.endGame) fail(`end game flag ${this.endGame}, recomputed ${endGame}`);
+    checkPickerInvariants({
+      numPieces: this.numPieces,
+      blocksPerPiece: this.blocksPerPiece,
+      blocksIn: (index) => this.blocksIn(index),
+      haveBf: this.haveBf,
+      haveCount: this.haveCount,
+      wantedMissing: this.wantedMissing,
+      prio: this.prio,
+      avail: this.avail,
+      seeds: this.seeds,
+      peers: this.peers,
+      fresh: this.fresh,
+      buckets: this.buckets,
+      slot: this.slot,
+      downloads: this.downloads,
+      open: this.open,
+      deadlines: this.deadlines,
+      deadlineOf: this.deadlineOf,
+      endGame: this.endGame,
+    });
   }
 }

@@ -23,6 +23,7 @@ import { type HashRange, answerHashRequest } from './hash-exchange.js';
 import { LayerFetch } from './layer-fetch.js';
 import { pieceSize } from './piece-info.js';
 import { PieceCache } from './piece-cache.js';
+import { Uploader } from './uploader.js';
 import { PieceVerifier } from './piece-verifier.js';
 import { BLOCK, SmartBan } from './smart-ban.js';
 import { TokenBucket, takeAll } from './rate-limit.js';
@@ -69,10 +70,6 @@ export interface TorrentStats {
   piecesWanted: number;
 }
 
-/** Largest block we serve (BEP 3 says 16 KiB; some clients ask for more). */
-const MAX_REQUEST = 128 * 1024;
-/** Requests from one peer we queue before rejecting. */
-const MAX_UPLOAD_QUEUE = 2000;
 /**
  * Strikes before a peer is banned. Sole sender of a bad piece, or proven sender of a bad block:
  * all of them at once. One of several senders of a bad piece: one strike each (an honest peer that
@@ -113,6 +110,7 @@ export class Torrent {
   private readonly downBuckets: TokenBucket[];
   private lastPex = 0;
   private readonly cache: PieceCache;
+  private readonly uploader: Uploader;
   private readonly freeBuffers: ArrayBuffer[] = [];
   /** Complete pieces handed to the verifier, by index. */
   private readonly verifying = new Map<number, Buffer>();
@@ -149,6 +147,14 @@ export class Torrent {
     this.cache = new PieceCache(opts.storage, (i) => pieceSize(t, i));
     this.upBuckets = [new TokenBucket(opts.uploadRate ?? 0, this.now), ...(opts.sessionBuckets ? [opts.sessionBuckets.up] : [])];
     this.downBuckets = [new TokenBucket(opts.downloadRate ?? 0, this.now), ...(opts.sessionBuckets ? [opts.sessionBuckets.down] : [])];
+    this.uploader = new Uploader({
+      numPieces: t.numPieces,
+      pieceSize: (i) => pieceSize(t, i),
+      have: (i) => this.picker.have(i),
+      cache: this.cache,
+      buckets: this.upBuckets,
+      onUploaded: (n) => (this.stats.bytesUploaded += n),
+    });
     this.choker = new Choker({ now: this.now, random: opts.random });
     this.done = new Promise<void>((resolve, reject) => {
       this.doneResolve = resolve;
@@ -301,7 +307,7 @@ export class Torrent {
     }, { now: this.now });
     this.connections.set(key, conn);
     this.inflight.set(key, 0);
-    socket.on('drain', () => this.pumpUpload(conn));
+    socket.on('drain', () => this.uploader.pump(conn));
     this.opts.events.emit('peer:connected', { infoHash: this.infoHashHex, peer: key, client: null, outgoing });
     if (conn.supportsExtensions) {
       conn.send({
@@ -391,13 +397,11 @@ export class Torrent {
         conn.peerInterested = false;
         break;
       case 'request':
-        this.onRequest(conn, m.index, m.begin, m.length);
+        this.uploader.onRequest(conn, m.index, m.begin, m.length);
         break;
-      case 'cancel': {
-        const i = conn.uploadQueue.findIndex((r) => r.index === m.index && r.begin === m.begin && r.length === m.length);
-        if (i >= 0) conn.uploadQueue.splice(i, 1);
+      case 'cancel':
+        this.uploader.onCancel(conn, m.index, m.begin, m.length);
         break;
-      }
       case 'piece':
         this.onBlock(conn, m.index, m.begin, m.block);
         break;
@@ -654,76 +658,8 @@ export class Torrent {
     }
   }
 
-  private onRequest(conn: PeerConnection, index: number, begin: number, length: number): void {
-    const reject = () => {
-      if (conn.supportsFast) conn.send({ type: 'reject', index, begin, length });
-    };
-    if (conn.amChoking && !conn.allowedFast.has(index)) return reject();
-    if (index >= this.metainfo.numPieces || !this.picker.have(index)) return reject();
-    if (length === 0 || length > MAX_REQUEST || begin + length > pieceSize(this.metainfo, index)) return conn.close(`invalid request ${index}:${begin}+${length} (piece size ${pieceSize(this.metainfo, index)})`);
-    if (conn.uploadQueue.length >= MAX_UPLOAD_QUEUE) return reject();
-    conn.uploadQueue.push({ index, begin, length });
-    this.pumpUpload(conn);
-  }
-
-  /**
-   * Serves queued requests: blocks come from the piece cache (whole pieces read once, the next
-   * queued pieces read ahead), many blocks go out per corked write, and the loop stops only when
-   * the socket's buffer is full, resuming on 'drain'.
-   */
-  private pumpUpload(conn: PeerConnection): void {
-    if (conn.uploading || conn.closed) return;
-    conn.uploading = true;
-    void (async () => {
-      let corked = false;
-      const uncork = () => {
-        if (corked) conn.socket.uncork();
-        corked = false;
-      };
-      try {
-        while (conn.uploadQueue.length && !conn.closed && !conn.congested && !conn.amChoking) {
-          const r = conn.uploadQueue[0]!;
-          const wait = takeAll(this.upBuckets, r.length);
-          if (wait > 0) {
-            uncork();
-            await new Promise((resolve) => setTimeout(resolve, wait));
-            if (conn.closed || conn.amChoking) break;
-          }
-          let block = this.cache.peek(r.index, r.begin, r.length);
-          if (!block) {
-            uncork();
-            // Read ahead the next distinct pieces this peer asked for while we wait for this one.
-            let ahead = 0;
-            for (const q of conn.uploadQueue) if (q.index !== r.index && ahead++ < 4) this.cache.prefetch(q.index);
-            block = await this.cache.block(r.index, r.begin, r.length);
-            if (conn.closed || conn.amChoking) break;
-          }
-          if (conn.uploadQueue[0] !== r) continue; // cancelled while we waited
-          conn.uploadQueue.shift();
-          if (!corked) {
-            conn.socket.cork();
-            corked = true;
-          }
-          conn.sendPiece(r.index, r.begin, block);
-          this.stats.bytesUploaded += block.length;
-        }
-      } catch (e) {
-        conn.close(`cannot read our own data: ${(e as Error).message}`);
-      } finally {
-        uncork();
-        conn.uploading = false;
-      }
-    })();
-  }
-
   private setChoke(conn: PeerConnection, choke: boolean): void {
-    if (conn.amChoking === choke) return;
-    conn.amChoking = choke;
-    conn.send({ type: choke ? 'choke' : 'unchoke' });
-    if (choke) {
-      if (conn.supportsFast) for (const r of conn.uploadQueue) conn.send({ type: 'reject', ...r });
-      conn.uploadQueue.length = 0;
-    } else this.pumpUpload(conn);
+    this.uploader.setChoke(conn, choke);
   }
 
   private rechoke(): void {
