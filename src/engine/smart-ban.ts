@@ -25,6 +25,11 @@ export class SmartBan {
     return this.suspects.size;
   }
 
+  /** Whether piece `index` failed with several senders and waits for a verified copy. */
+  has(index: number): boolean {
+    return this.suspects.has(index);
+  }
+
   /** A piece failed; `senders[b]` sent block b. Keeps a copy if more than one peer took part. */
   failed(index: number, data: Uint8Array, senders: readonly string[]): void {
     if (new Set(senders.filter(Boolean)).size < 2) return;

@@ -71,9 +71,8 @@ export interface TorrentStats {
 }
 
 /**
- * Strikes before a peer is banned. Sole sender of a bad piece, or proven sender of a bad block:
- * all of them at once. One of several senders of a bad piece: one strike each (an honest peer that
- * keeps sharing pieces with a liar must not be banned before smart ban clears it).
+ * Strikes before a peer is banned. Sole sender of a bad piece, or proven sender of a bad block
+ * (smart ban): all of them at once. Bad piece-layer hashes: one strike each.
  */
 const BAN_STRIKES = 4;
 const EXT_METADATA = 1;
@@ -83,10 +82,12 @@ const SNUB_MS = 30_000;
 /** How often we tell peers about other peers (BEP 11 asks for at most once a minute). */
 const PEX_INTERVAL_MS = 60_000;
 const MAX_PEX_PEERS = 50;
+/** Complete pieces waiting for the hash workers or the disk before we stop requesting: bounds memory. */
+const MAX_BACKLOG_BYTES = 32 * 1024 * 1024;
 /** Failed pieces whose bad copy we keep for smart ban. */
 const MAX_SUSPECT_PIECES = 16;
 /** Spare piece buffers kept for reuse. */
-const MAX_FREE_BUFFERS = 16;
+const MAX_FREE_BUFFERS = 8;
 
 export class Torrent {
   readonly metainfo: Metainfo;
@@ -102,6 +103,8 @@ export class Torrent {
   /** Who sent each block of a piece being downloaded (block index -> peer key). */
   private readonly senders = new Map<number, string[]>();
   private readonly smartBan = new SmartBan(MAX_SUSPECT_PIECES);
+  /** The one peer a suspect piece is being fetched from again. */
+  private readonly suspectOwner = new Map<number, string>();
   private readonly timers: NodeJS.Timeout[] = [];
   /** v2 files whose piece layer we still need from peers (magnet downloads). */
   private readonly layers: LayerFetch;
@@ -114,6 +117,8 @@ export class Torrent {
   private readonly freeBuffers: ArrayBuffer[] = [];
   /** Complete pieces handed to the verifier, by index. */
   private readonly verifying = new Map<number, Buffer>();
+  /** Bytes of complete pieces not yet verified and written. */
+  private backlog = 0;
   private stopped = false;
   private doneEmitted = false;
   private readonly stats = { bytesFromPeers: 0, bytesUploaded: 0, hashFailures: 0, bannedPeers: 0 };
@@ -468,13 +473,27 @@ export class Torrent {
   private fillRequests(conn: PeerConnection): void {
     if (this.stopped || conn.closed || !conn.amInterested) return;
     if (conn.peerChoking && conn.allowedFast.size === 0) return;
+    // Backpressure: when hashing or the disk falls behind the network, stop asking for more.
+    if (this.backlog >= MAX_BACKLOG_BYTES) return;
     const have = this.inflight.get(conn.key) ?? 0;
     if (have === 0) conn.lastBlockAt = this.now(); // the wait for a block starts now
     const depth = conn.snubbed ? 1 : this.queueDepth(conn);
     const want = depth - have;
     // Refill in batches: one write of many requests, not one write per block received.
     if (want <= 0 || (have > 0 && want < Math.min(16, depth / 2))) return;
-    const reqs = this.picker.pick(conn.key, want, { choked: conn.peerChoking, allowedFast: conn.allowedFast });
+    const picked = this.picker.pick(conn.key, want, { choked: conn.peerChoking, allowedFast: conn.allowedFast });
+    // A piece that failed with blocks from several peers is fetched again from one peer only, so
+    // the retry either passes (and smart ban names the liar) or fails with a single sender.
+    const reqs = picked.filter((r) => {
+      if (!this.smartBan.has(r.index)) return true;
+      const owner = this.suspectOwner.get(r.index);
+      if (owner === undefined || owner === conn.key || !this.connections.has(owner)) {
+        this.suspectOwner.set(r.index, conn.key);
+        return true;
+      }
+      this.picker.requestFailed(conn.key, r);
+      return false;
+    });
     conn.sendAll(reqs.map((r) => ({ type: 'request' as const, index: r.index, begin: r.begin, length: r.length })));
     this.inflight.set(conn.key, have + reqs.length);
   }
@@ -519,7 +538,12 @@ export class Torrent {
     this.stats.bytesFromPeers += block.length;
     if (r.pieceComplete) {
       this.verifying.set(index, buf);
-      void this.finishPiece(index);
+      const bytes = buf.length; // read now: the buffer is detached while a worker hashes it
+      this.backlog += bytes;
+      void this.finishPiece(index).finally(() => {
+        this.backlog -= bytes;
+        if (this.backlog < MAX_BACKLOG_BYTES / 2) for (const c of this.connections.values()) this.fillRequests(c);
+      });
     }
     this.fillRequests(conn);
   }
@@ -573,22 +597,22 @@ export class Torrent {
     this.stats.hashFailures++;
     this.picker.pieceFailed(index);
     this.opts.events.emit('torrent:hash-failed', { infoHash: this.infoHashHex, index, contributors: who });
-    const reason = `sent data for piece ${index} that failed its hash check`;
     if (who.length === 1) {
       // One sender: it is the culprit.
       this.giveBuffer(buf);
-      this.strike(who[0]!, BAN_STRIKES, reason);
+      this.strike(who[0]!, BAN_STRIKES, `sent data for piece ${index} that failed its hash check`);
       return;
     }
-    // Several senders: keep the bad copy to compare with the good one once the piece passes. Until
-    // then each sender gets one strike.
+    // Several senders: keep the bad copy to compare with the good one once the piece passes, and
+    // strike nobody yet (an honest peer that shared a piece with a liar must not pay for it).
     this.smartBan.failed(index, buf, senders);
+    this.suspectOwner.delete(index);
     this.giveBuffer(buf);
-    for (const key of who) this.strike(key, 1, reason);
   }
 
   /** The piece passed: the senders of blocks that differ from the failed copy are banned. */
   private judgeSuspects(index: number, good: Buffer): void {
+    this.suspectOwner.delete(index);
     const v = this.smartBan.passed(index, good);
     if (!v) return;
     for (const key of v.guilty) this.strike(key, BAN_STRIKES, `sent corrupt block(s) of piece ${index}`);

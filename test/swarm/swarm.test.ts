@@ -121,6 +121,22 @@ describe('swarm on loopback', () => {
     }
   });
 
+  it('completes with large pieces, more data than the verify/write backlog bound (backpressure releases)', async () => {
+    const big = path.join(tmp, 'bigsrc', 'ds');
+    await mkdir(big, { recursive: true });
+    await writeFile(path.join(big, 'big.bin'), randomBytes(72 * 1024 * 1024));
+    const tb = (await createTorrent(big, { pieceLength: 4 * 1024 * 1024 })).metainfo;
+    const seed = await startSeeding(tb, { dataDir: path.join(tmp, 'bigsrc'), port: 0 });
+    const dl = await startDownload(tb, { dataDir: path.join(tmp, 'bigdst'), port: 0 });
+    try {
+      dl.torrent.addPeer('127.0.0.1', seed.session.port, 'manual');
+      await within(dl.torrent.done, 60_000, 'large-piece download');
+      assert.ok((await readFile(path.join(big, 'big.bin'))).equals(await readFile(path.join(tmp, 'bigdst', 'ds', 'big.bin'))));
+    } finally {
+      await Promise.all([seed.stop(), dl.stop()]);
+    }
+  });
+
   it('resumes after a stop without fetching verified pieces again', async () => {
     const seed = await startSeeding(t, { dataDir: path.join(tmp, 'seed'), port: 0 });
     const dir = path.join(tmp, 'resumer');
