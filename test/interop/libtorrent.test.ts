@@ -10,32 +10,20 @@
  */
 import assert from 'node:assert/strict';
 import { execFile as execFileCb } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { cp, mkdtemp, open, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type Dataset, MULTI_PIECE_FILE, makeInteropDataset } from '../helpers/dataset.js';
+import { CLI, PYTHON, repoRoot } from '../helpers/procs.js';
 
 const execFile = promisify(execFileCb);
 
-const PYTHON = '/usr/bin/python3';
 const SKIP_REASON = 'python3-libtorrent is not installed: run .ci/run or apt-get install python3-libtorrent';
 
-/** The repository root: the nearest folder above this file holding package.json (works from dist/ too). */
-function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 10; i++) {
-    if (existsSync(path.join(dir, 'package.json'))) return dir;
-    dir = path.dirname(dir);
-  }
-  throw new Error('package.json not found above the test file');
-}
 const ROOT = repoRoot();
 const ORACLE = path.join(ROOT, 'test', 'interop', 'lt_oracle.py');
-const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
 interface Run {
   code: number;
