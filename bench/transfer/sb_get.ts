@@ -13,6 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { parseTorrent, startDownload } from '../../src/index.js';
+import { sharedReadStats } from '../../src/engine/socket-reader.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -48,6 +49,7 @@ if (values.stats) {
     });
   });
 }
+const shared0 = { ...sharedReadStats };
 let timer: NodeJS.Timeout | undefined;
 const result = await Promise.race([
   tr.torrent.done.then(
@@ -72,8 +74,9 @@ const report: Record<string, unknown> = {
 };
 if (values.stats) {
   Object.assign(report, {
-    reads,
-    meanReadKb: reads ? readBytes / reads / 1024 : 0,
+    // Sockets we dial read through the shared buffer (no 'data' events); incoming ones do not.
+    reads: reads + sharedReadStats.reads - shared0.reads,
+    meanReadKb: (readBytes + sharedReadStats.bytes - shared0.bytes) / Math.max(1, reads + sharedReadStats.reads - shared0.reads) / 1024,
     gcMs,
     gcCount,
     eventLoopUtilization: elu.utilization,

@@ -7,6 +7,7 @@
  */
 import type { Socket } from 'node:net';
 import { type Handshake, decodeHandshake, encodeHandshake } from '../codec/wire.js';
+import { onBytes } from './socket-reader.js';
 
 /** 1 + 19 ('BitTorrent protocol') + 8 reserved + 20 info hash + 20 peer id. */
 const HANDSHAKE_LENGTH = 68;
@@ -28,14 +29,14 @@ function readHandshake(socket: Socket, timeoutMs: number): Promise<HandshakeResu
     let got = 0;
     const done = (err: Error | null, r?: HandshakeResult) => {
       clearTimeout(timer);
-      socket.off('data', onData);
+      stopReading();
       socket.off('close', onClose);
       socket.off('error', onError);
       if (err) reject(err);
       else resolve(r!);
     };
     const onData = (chunk: Buffer) => {
-      chunks.push(chunk);
+      chunks.push(Buffer.from(chunk)); // a copy: the chunk may be a reused read buffer
       got += chunk.length;
       if (got < HANDSHAKE_LENGTH) return;
       socket.pause();
@@ -50,7 +51,7 @@ function readHandshake(socket: Socket, timeoutMs: number): Promise<HandshakeResu
     const onError = (e: Error) => done(new HandshakeError(e.message));
     const timer = setTimeout(() => done(new HandshakeError('handshake timed out')), timeoutMs);
     timer.unref?.();
-    socket.on('data', onData);
+    const stopReading = onBytes(socket, onData);
     socket.once('close', onClose);
     socket.once('error', onError);
     socket.resume();

@@ -14,6 +14,7 @@ import { MessageDecoder, RESERVED_EXTENSION, RESERVED_FAST, RESERVED_V2, encodeM
 import { SeedbankError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { handshakeOutgoing } from './handshake.js';
+import { onBytes } from './socket-reader.js';
 import { peerKey } from './peer-list.js';
 
 /** Largest info dictionary we accept from peers (a 100,000-file hybrid torrent is ~19 MB). */
@@ -143,13 +144,13 @@ export class MetadataFetch {
         }
       };
       const done = (err: Error | null, info?: Buffer) => {
-        socket.off('data', onData);
+        stopReading();
         socket.off('close', onClose);
         if (err) reject(err);
         else resolve(info!);
       };
       const onClose = () => done(new Error('connection closed'));
-      socket.on('data', onData);
+      const stopReading = onBytes(socket, onData);
       socket.once('close', onClose);
       socket.on('error', () => {});
       if (rest.length) onData(rest);

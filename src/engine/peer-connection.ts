@@ -11,6 +11,7 @@ import type { Socket } from 'node:net';
 import { Bitfield } from '../codec/bitfield.js';
 import { type Message, MessageDecoder, RESERVED_EXTENSION, RESERVED_FAST, RESERVED_V2, encodeMessage, encodePieceHeader, hasReserved } from '../codec/wire.js';
 import { RateMeter } from './rate.js';
+import { onBytes } from './socket-reader.js';
 
 export interface ConnectionHandlers {
   onMessage(conn: PeerConnection, m: Message): void;
@@ -103,7 +104,7 @@ export class PeerConnection {
     }, Math.min(idle, keepAlive) / 4);
     this.timer.unref?.();
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    onBytes(socket, (chunk) => this.receive(chunk));
     socket.on('error', (e) => this.close(e.message));
     socket.on('close', () => this.close('connection closed'));
   }
@@ -114,6 +115,7 @@ export class PeerConnection {
     this.socket.resume();
   }
 
+  /** `chunk` may be a reused read buffer (socket-reader.ts): valid only during this call. */
   private receive(chunk: Buffer): void {
     if (this.closed) return;
     this.lastMessageAt = this.now();
@@ -128,8 +130,10 @@ export class PeerConnection {
     try {
       this.decoder.push(chunk);
       for (let m = this.decoder.next(); m !== null && !this.closed; m = this.decoder.next()) {
-        if (m.type === 'piece') this.down.add(m.block.length);
-        this.handlers.onMessage(this, m);
+        if (m.type === 'piece') {
+          this.down.add(m.block.length);
+          this.handlers.onMessage(this, m); // the block is copied into its piece buffer at once
+        } else this.handlers.onMessage(this, owned(m));
       }
     } catch (e) {
       this.close(`protocol error: ${(e as Error).message}`);
@@ -170,4 +174,30 @@ export class PeerConnection {
     this.socket.destroy();
     this.handlers.onClose(this, reason);
   }
+}
+
+/**
+ * A message whose byte fields are copies, for handlers that keep them (a bitfield, metadata, hashes):
+ * the decoder hands out views of the read buffer. Blocks are the exception, and the hot path.
+ */
+function owned(m: Message): Message {
+  switch (m.type) {
+    case 'bitfield':
+      return { ...m, bitfield: copy(m.bitfield) };
+    case 'extended':
+    case 'unknown':
+      return { ...m, payload: copy(m.payload) };
+    case 'hash-request':
+    case 'hash-reject':
+      return { ...m, piecesRoot: copy(m.piecesRoot) };
+    case 'hashes':
+      return { ...m, piecesRoot: copy(m.piecesRoot), hashes: copy(m.hashes) };
+    default:
+      return m;
+  }
+}
+
+/** A copy (Buffer#slice would be a view). */
+function copy(b: Uint8Array): Buffer {
+  return Buffer.from(b);
 }

@@ -10,6 +10,7 @@ import net, { type Server, type Socket } from 'node:net';
 import { EventChannel } from '../events.js';
 import { VERSION } from '../version.js';
 import { handshakeIncoming } from './handshake.js';
+import { connectSharedBuffer } from './socket-reader.js';
 import { TokenBucket } from './rate-limit.js';
 import { Torrent, type TorrentOptions } from './torrent.js';
 
@@ -36,7 +37,7 @@ export function makePeerId(): Buffer {
 
 export function dialTcp(host: string, port: number, timeoutMs = 10_000): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = net.connect({ host, port });
+    const s = connectSharedBuffer({ host, port });
     const timer = setTimeout(() => {
       s.destroy();
       reject(new Error('connect timed out'));
