@@ -12,6 +12,7 @@ export interface SeedbankEvents {
   'peer:connected': { infoHash: string; peer: string; client: string | null; outgoing: boolean };
   'peer:disconnected': { infoHash: string; peer: string; reason: string };
   'peer:banned': { infoHash: string; peer: string; reason: string };
+  'origin:dropped': { infoHash: string; url: string; reason: string };
   'tracker:announced': { infoHash: string; url: string; peers: number };
   'tracker:error': { infoHash: string; url: string; message: string };
 }

@@ -15,5 +15,8 @@ export { describeTorrent, describeMagnet, type TorrentDescription } from './cont
 export { VERSION } from './version.js';
 export { startDownload, startMagnetDownload, startSeeding, type MagnetDownloadOptions, parsePeerAddress, selectPieces, type Transfer, type TransferOptions } from './client/transfer.js';
 export { Session, type SessionOptions } from './engine/session.js';
+export { ORIGIN_POLICIES, type OriginPolicy } from './engine/origins.js';
+export { type WebSeedStats } from './engine/web-seed.js';
 export { type TorrentStats } from './engine/torrent.js';
 export { EventChannel, type SeedbankEvents, type EventName } from './events.js';
+export { startOrigin, type HttpOrigin, type OriginOptions, type OriginStats } from './origin/http-origin.js';

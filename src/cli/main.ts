@@ -7,7 +7,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { SeedbankError, VERSION } from '../index.js';
 import { runCreate, runInfo, runVerify } from './commands.js';
-import { runDemo } from './demo.js';
+import { DEMO_HELP, runDemo } from './demo.js';
 import { runGet, runSeed } from './swarm-commands.js';
 import { runTracker } from './tracker-command.js';
 
@@ -81,6 +81,10 @@ function program(): Command {
     .option('--port <n>', 'TCP port to listen on (default: any free port)')
     .option('--upload-rate <bytes>', 'upload limit per second, e.g. 10MiB (default: none)')
     .option('--download-rate <bytes>', 'download limit per second, e.g. 50MiB (default: none)')
+    .option('--webseed <url>', 'HTTP origin (BEP 19 web seed) to fetch from too, repeatable', collect, [])
+    .option('--origin-policy <policy>', 'when to use origins: fallback | balanced | origin-first', 'balanced')
+    .option('--origin-rate <bytes>', 'limit for all origins together per second, e.g. 100MiB (default: none)')
+    .option('--origin-connections <n>', 'parallel range requests per origin', '4')
     .option('--json', 'print one JSON object at the end')
     .action(async (torrent: string, flags) => {
       process.exitCode = await runGet(torrent, flags);
@@ -96,9 +100,12 @@ function program(): Command {
     });
 
   p.command('demo')
-    .description('make a sample dataset, share it as a torrent and verify it (no set-up needed)')
-    .option('--size-mb <n>', 'size of the sample dataset in MiB', '64')
+    .description('distribute a sample dataset from a capped local HTTP origin to several seedbank nodes, and report what that saved (no set-up needed)')
+    .option('--size-mb <n>', 'size of the sample dataset in MiB', '256')
+    .option('--nodes <n>', 'seedbank nodes that each download the dataset', '6')
+    .option('--origin-rate <MiB/s>', "the origin's egress cap in MiB/s", '64')
     .option('--keep', 'keep the temporary folder and print where it is')
+    .addHelpText('after', DEMO_HELP)
     .action(async (flags) => {
       process.exitCode = await runDemo(flags);
     });

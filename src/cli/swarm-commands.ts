@@ -3,7 +3,7 @@
  * at the end, `--json` for machines, and a clean stop on SIGINT/SIGTERM.
  */
 import path from 'node:path';
-import { type Transfer, UsageError, isMagnet, parseMagnet, startDownload, startMagnetDownload, startSeeding } from '../index.js';
+import { ORIGIN_POLICIES, type OriginPolicy, type Transfer, UsageError, isMagnet, parseMagnet, startDownload, startMagnetDownload, startSeeding } from '../index.js';
 import { loadTorrentFile, parseByteCount } from './commands.js';
 import { formatBytes, formatRate, printJson, startProgress } from './output.js';
 
@@ -19,6 +19,10 @@ function rates(f: RateFlags): { uploadRate: number; downloadRate: number } {
 
 export interface GetFlags extends RateFlags {
   output: string;
+  webseed?: string[];
+  originPolicy?: string;
+  originRate?: string;
+  originConnections?: string;
   peer: string[];
   tracker: string[];
   select: string[];
@@ -32,6 +36,25 @@ export interface SeedFlags extends RateFlags {
   peer: string[];
   tracker: string[];
   json?: boolean;
+}
+
+function originFlags(f: GetFlags): { webSeeds: string[]; originPolicy: OriginPolicy; originRate: number; originConnections: number } {
+  const webSeeds = (f.webseed ?? []).map((w) => {
+    let u: URL;
+    try {
+      u = new URL(w);
+    } catch {
+      throw new UsageError(`--webseed ${JSON.stringify(w)} is not a URL`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`--webseed ${JSON.stringify(w)} must be an http(s) URL`);
+    return w;
+  });
+  const policy = f.originPolicy ?? 'balanced';
+  if (!(ORIGIN_POLICIES as readonly string[]).includes(policy)) throw new UsageError(`--origin-policy ${JSON.stringify(policy)} is not one of ${ORIGIN_POLICIES.join(', ')}`);
+  const conns = Number(f.originConnections ?? '4');
+  if (!Number.isInteger(conns) || conns < 1 || conns > 64) throw new UsageError(`--origin-connections ${JSON.stringify(f.originConnections)} is not a whole number from 1 to 64`);
+  const originRate = f.originRate === undefined ? 0 : parseByteCount(f.originRate.replace(/\/s$/i, ''), '--origin-rate');
+  return { webSeeds, originPolicy: policy as OriginPolicy, originRate, originConnections: conns };
 }
 
 function parsePort(s: string | undefined): number {
@@ -59,13 +82,18 @@ function untilSignal(): Promise<string> {
 function summary(tr: Transfer, seconds: number) {
   const s = tr.stats();
   const t = tr.metainfo;
+  const fetched = s.bytesFromPeers + s.bytesFromOrigins;
   return {
     name: t.name,
     infoHashV1: t.infoHashV1?.toString('hex') ?? null,
     infoHashV2: t.infoHashV2?.toString('hex') ?? null,
     seconds,
     complete: s.piecesWanted === 0,
-    bytesDownloaded: { peers: s.bytesFromPeers, origins: 0 },
+    bytesDownloaded: { peers: s.bytesFromPeers, origins: s.bytesFromOrigins },
+    // What each origin served us, and what a plain download from the bucket would have cost it.
+    origins: s.origins.map((o) => ({ url: o.url, bytes: o.bytes, requests: o.requests, failures: o.failures, hashFailures: o.hashFailures, state: o.state, lastError: o.lastError })),
+    originBytesWithoutSwarm: fetched,
+    originBytesSaved: Math.max(0, fetched - s.bytesFromOrigins),
     bytesUploaded: s.bytesUploaded,
     peersSeen: s.peersSeen,
     hashFailures: s.hashFailures,
@@ -86,6 +114,7 @@ export async function runGet(source: string, f: GetFlags): Promise<number> {
     trackers: f.tracker,
     select: f.select,
     ...rates(f),
+    ...originFlags(f),
     onCheckProgress: (done: number, total: number) => {
       check ??= startProgress('checking', total, quiet);
       check.update(done);
@@ -104,7 +133,10 @@ export async function runGet(source: string, f: GetFlags): Promise<number> {
   const signal = untilSignal();
   const bar = startProgress('downloading', tr.wantedBytes, quiet);
   const baseline = tr.stats().piecesHave;
-  const tick = setInterval(() => bar.update(Math.min(tr.wantedBytes, tr.stats().bytesFromPeers)), 250);
+  const tick = setInterval(() => {
+    const s = tr.stats();
+    bar.update(Math.min(tr.wantedBytes, s.bytesFromPeers + s.bytesFromOrigins));
+  }, 250);
   const outcome = await Promise.race([tr.torrent.done.then(() => 'done' as const), signal]).catch((e: Error) => e);
   clearInterval(tick);
   bar.stop();
@@ -115,10 +147,12 @@ export async function runGet(source: string, f: GetFlags): Promise<number> {
   }
   const result = summary(tr, seconds);
   if (!f.json) {
-    const rate = result.bytesDownloaded.peers / Math.max(seconds, 1e-3);
+    const { peers, origins } = result.bytesDownloaded;
+    const rate = (peers + origins) / Math.max(seconds, 1e-3);
+    const fromOrigins = result.origins.length ? `, ${formatBytes(origins)} from ${result.origins.length} origin${result.origins.length > 1 ? 's' : ''}` : '';
     process.stdout.write(
       `${outcome === 'done' ? 'complete' : `stopped (${outcome})`}: ${t.name} in ${path.resolve(f.output)}: ` +
-        `${formatBytes(result.bytesDownloaded.peers)} from ${result.peersSeen} peers in ${seconds.toFixed(2)} s (${formatRate(rate)}), ` +
+        `${formatBytes(peers)} from ${result.peersSeen} peers${fromOrigins} in ${seconds.toFixed(2)} s (${formatRate(rate)}), ` +
         `${result.pieces.have - baseline} pieces fetched, ${tr.resumedPieces} already here, ${result.hashFailures} hash failures, ${result.bannedPeers} banned\n`,
     );
   }

@@ -16,6 +16,7 @@ import { UsageError } from '../errors.js';
 import { type EventChannel } from '../events.js';
 import { Session } from '../engine/session.js';
 import { type Torrent, type TorrentStats } from '../engine/torrent.js';
+import { type OriginPolicy } from '../engine/origins.js';
 import { TrackerSet } from '../discovery/tracker-set.js';
 import { FileStorage } from '../storage/file-storage.js';
 import { ResumeStore, loadResume } from '../storage/resume.js';
@@ -37,6 +38,14 @@ export interface TransferOptions {
   uploadRate?: number;
   /** Download limit in bytes/s; 0 = none. @default 0 */
   downloadRate?: number;
+  /** HTTP origins (BEP 19 web seeds) besides the torrent's `url-list` and a magnet's `ws=`. */
+  webSeeds?: string[];
+  /** When origins may be used. @default 'balanced' */
+  originPolicy?: OriginPolicy;
+  /** Bytes/s for all origins together; 0 = none. @default 0 */
+  originRate?: number;
+  /** Parallel range requests per origin. @default 4 */
+  originConnections?: number;
   events?: EventChannel;
   /** Called while resume data is being checked against the disk. */
   onCheckProgress?: (bytesDone: number, bytesTotal: number) => void;
@@ -99,6 +108,10 @@ async function open(t: Metainfo, opts: TransferOptions, select: string[], existi
     onPieceWritten: (i) => resume.markVerified(i),
     uploadRate: opts.uploadRate,
     downloadRate: opts.downloadRate,
+    webSeeds: [...new Set([...t.webSeeds, ...(opts.webSeeds ?? [])])],
+    originPolicy: opts.originPolicy,
+    originRate: opts.originRate,
+    originConnections: opts.originConnections,
   });
   for (const p of peers) torrent.addPeer(p.host, p.port, 'manual');
   const trackers = startTrackers(t, torrent, session, opts, bytes);
@@ -143,7 +156,7 @@ function startTrackers(t: Metainfo, torrent: Torrent, session: Session, opts: Tr
         port: session.port,
         stats: () => {
           const s = torrent.getStats();
-          return { uploaded: s.bytesUploaded, downloaded: s.bytesFromPeers, left: Math.min(wantedBytes, s.piecesWanted * t.pieceLength) };
+          return { uploaded: s.bytesUploaded, downloaded: s.bytesFromPeers + s.bytesFromOrigins, left: Math.min(wantedBytes, s.piecesWanted * t.pieceLength) };
         },
       },
     );

@@ -61,6 +61,12 @@ export interface PickOptions {
   allowedFast?: ReadonlySet<number>;
   /** When true, only `allowedFast` pieces are picked. */
   choked?: boolean;
+  /**
+   * Only pieces for which this returns true (a web seed's origin policy: e.g. "pieces no peer
+   * has"). Fresh pieces are then taken rarest first even while we have few pieces: a random
+   * first piece helps a peer trade soon, which an origin does not need.
+   */
+  accept?: (index: number) => boolean;
 }
 
 export interface BlockReceipt {
@@ -466,6 +472,38 @@ export class PiecePicker {
     const ps = this.peers.get(peer);
     const out: number[] = [];
     if (!ps || !(max > 0) || this.wantedMissing === 0) return [];
+    this.accept = opts.accept ?? null;
+    try {
+      this.pickInto(peer, ps, max, opts, out);
+    } finally {
+      this.accept = null;
+    }
+    return out.map((id) => this.blockAt(id));
+  }
+
+  /**
+   * Up to `max` free blocks of piece `index` for `peer` (lowest first), if the piece is wanted,
+   * not had, and the peer has it; [] otherwise. For sources that fetch runs of consecutive pieces
+   * (web seeds: one HTTP range instead of many).
+   */
+  pickPiece(peer: PeerKey, index: number, max: number): BlockRequest[] {
+    const ps = this.peers.get(peer);
+    if (!ps || !(max > 0) || !Number.isSafeInteger(index) || index < 0 || index >= this.numPieces) return [];
+    if (this.prio[index] === 0 || this.haveBf.has(index) || !hasPiece(ps, index)) return [];
+    const out: number[] = [];
+    this.takeFree(peer, ps, index, max, out);
+    this.refreshEndGame();
+    return out.map((id) => this.blockAt(id));
+  }
+
+  /** The `accept` of the pick in progress. */
+  private accept: ((index: number) => boolean) | null = null;
+
+  private ok(ps: PeerState, i: number): boolean {
+    return hasPiece(ps, i) && (this.accept === null || this.accept(i));
+  }
+
+  private pickInto(peer: PeerKey, ps: PeerState, max: number, opts: PickOptions, out: number[]): void {
     if (opts.choked) {
       this.pickAllowedFast(peer, ps, max, opts.allowedFast, out);
     } else {
@@ -478,7 +516,6 @@ export class PiecePicker {
       if (out.length < max && this.endGame) this.pickDuplicates(peer, ps, max, out, null);
     }
     this.refreshEndGame();
-    return out.map((id) => this.blockAt(id));
   }
 
   private pickDeadlines(peer: PeerKey, ps: PeerState, max: number, out: number[]): void {
@@ -486,7 +523,7 @@ export class PiecePicker {
     const now = this.now();
     for (const { index: i, at } of this.deadlines) {
       if (out.length >= max) return;
-      if (this.prio[i] === 0 || !hasPiece(ps, i)) continue;
+      if (this.prio[i] === 0 || !this.ok(ps, i)) continue;
       this.takeFree(peer, ps, i, max, out);
       if (out.length < max && now >= at) this.takeDuplicates(peer, ps, i, max, out);
     }
@@ -495,7 +532,7 @@ export class PiecePicker {
   /** Piece affinity: finish what is started before starting more. */
   private pickStarted(peer: PeerKey, ps: PeerState, p: number, max: number, out: number[]): void {
     if (this.open[p].size === 0) return;
-    const started = [...this.open[p]].filter((i) => hasPiece(ps, i));
+    const started = [...this.open[p]].filter((i) => this.ok(ps, i));
     if (this.pickMode === 'sequential') started.sort((a, b) => a - b);
     for (const i of started) {
       if (out.length >= max) return;
@@ -508,8 +545,8 @@ export class PiecePicker {
     if (set.size === 0) return;
     const mask = ps.words;
     if (this.pickMode === 'sequential') {
-      for (let i = set.nextAnd(0, mask); i >= 0 && out.length < max; i = set.nextAnd(i + 1, mask)) this.takeFree(peer, ps, i, max, out);
-    } else if (this.haveCount < this.randomFirstPieces) {
+      for (let i = set.nextAnd(0, mask); i >= 0 && out.length < max; i = set.nextAnd(i + 1, mask)) if (this.ok(ps, i)) this.takeFree(peer, ps, i, max, out);
+    } else if (this.haveCount < this.randomFirstPieces && this.accept === null) {
       // Something to trade soon beats rarity: a random piece is as likely as the rarest to be
       // wanted by others, and rarest-first would send every new peer to the same few pieces.
       while (out.length < max) {
@@ -526,7 +563,7 @@ export class PiecePicker {
         const b = bs[a];
         for (let j = 0; j < b.length && out.length < max; ) {
           // takeFree moves the bucket's last piece into slot j: look at j again.
-          if (hasPiece(ps, b[j])) this.takeFree(peer, ps, b[j], max, out);
+          if (this.ok(ps, b[j])) this.takeFree(peer, ps, b[j], max, out);
           else j++;
         }
       }
@@ -541,6 +578,7 @@ export class PiecePicker {
             const k = Math.clz32(x);
             x &= ~(1 << (31 - k));
             const i = (w << 5) + k;
+            if (this.accept !== null && !this.accept(i)) continue;
             const a = this.avail[i];
             if (a < min) {
               min = a;
@@ -591,7 +629,7 @@ export class PiecePicker {
     const cands: Array<{ i: number; b: number; asked: number }> = [];
     for (const i of only ?? this.downloads.keys()) {
       const d = this.downloads.get(i);
-      if (!d || this.prio[i] === 0 || !hasPiece(ps, i)) continue;
+      if (!d || this.prio[i] === 0 || !this.ok(ps, i)) continue;
       for (let b = 0; b < d.blocks; b++) {
         const r = d.requesters[b];
         if (r && !r.includes(peer)) cands.push({ i, b, asked: r.length });

@@ -27,6 +27,8 @@ import { Uploader } from './uploader.js';
 import { PieceVerifier } from './piece-verifier.js';
 import { BLOCK, SmartBan } from './smart-ban.js';
 import { TokenBucket, takeAll } from './rate-limit.js';
+import { type OriginPolicy, Origins } from './origins.js';
+import { type WebSeedStats } from './web-seed.js';
 
 export interface TorrentOptions {
   metainfo: Metainfo;
@@ -55,12 +57,23 @@ export interface TorrentOptions {
   sessionBuckets?: { up: TokenBucket; down: TokenBucket };
   /** Outgoing connection attempts at once. @default 10 */
   maxHalfOpen?: number;
+  /** BEP 19 web seeds (HTTP origins) to fetch from. */
+  webSeeds?: string[];
+  /** When origins may be used (origins.ts). @default 'balanced' */
+  originPolicy?: OriginPolicy;
+  /** Bytes/s for all origins together; 0 = none. @default 0 */
+  originRate?: number;
+  /** Parallel range requests per origin. @default 4 */
+  originConnections?: number;
   now?: () => number;
   random?: () => number;
 }
 
 export interface TorrentStats {
   bytesFromPeers: number;
+  /** Bytes from HTTP origins (web seeds), all together; `origins` has each one. */
+  bytesFromOrigins: number;
+  origins: WebSeedStats[];
   bytesUploaded: number;
   hashFailures: number;
   bannedPeers: number;
@@ -121,6 +134,9 @@ export class Torrent {
   private backlog = 0;
   private stopped = false;
   private doneEmitted = false;
+  private readonly origins: Origins;
+  /** When a peer (not an origin) last delivered a block; starts at construction. */
+  private lastPeerBlockAt: number;
   private readonly stats = { bytesFromPeers: 0, bytesUploaded: 0, hashFailures: 0, bannedPeers: 0 };
   private readonly now: () => number;
   private doneResolve!: () => void;
@@ -161,6 +177,26 @@ export class Torrent {
       onUploaded: (n) => (this.stats.bytesUploaded += n),
     });
     this.choker = new Choker({ now: this.now, random: opts.random });
+    this.lastPeerBlockAt = this.now();
+    this.origins = new Origins({
+      metainfo: t,
+      picker: this.picker,
+      policy: opts.originPolicy,
+      rate: opts.originRate,
+      connectionsPerOrigin: opts.originConnections,
+      now: this.now,
+      lastPeerBlockAt: () => this.lastPeerBlockAt,
+      peersPending: () => this.halfOpen > 0,
+      selfId: opts.peerId,
+      // Only seedbank peers share our origin policy; a peer that has everything fetches nothing.
+      fetchingPeers: () => [...this.connections.values()].filter((c) => !c.peerHasAll && c.peerId.subarray(0, 3).toString('latin1') === '-SB').map((c) => c.peerId),
+      deliver: (key, req, data) => {
+        if (!this.stopped && !this.picker.have(req.index)) this.acceptBlock(key, req, data);
+      },
+      canRequest: () => !this.stopped && this.backlog < MAX_BACKLOG_BYTES,
+      onDropped: (url, reason) => this.opts.events.emit('origin:dropped', { infoHash: this.infoHashHex, url, reason }),
+    });
+    for (const url of opts.webSeeds ?? []) this.origins.add(url);
     this.done = new Promise<void>((resolve, reject) => {
       this.doneResolve = resolve;
       this.failReject = reject;
@@ -187,6 +223,7 @@ export class Torrent {
 
   start(): void {
     this.checkDone();
+    if (!this.doneEmitted) this.origins.start();
     this.timers.push(setInterval(() => this.tick(), 1000));
     this.timers.push(setInterval(() => this.rechoke(), 10_000));
     for (const t of this.timers) t.unref?.();
@@ -198,9 +235,17 @@ export class Torrent {
     if (!this.stopped) this.fillConnections();
   }
 
+  /** Adds an HTTP origin (BEP 19 web seed); it is used while we download, per the origin policy. */
+  addWebSeed(url: string): void {
+    if (this.stopped) return;
+    this.origins.add(url);
+  }
+
   getStats(): TorrentStats {
     return {
       ...this.stats,
+      bytesFromOrigins: this.origins.bytes,
+      origins: this.origins.stats(),
       peersSeen: this.peers.size,
       connections: this.connections.size,
       piecesHave: this.picker.haveBitfield().count,
@@ -512,13 +557,24 @@ export class Torrent {
     if (index >= this.metainfo.numPieces || this.picker.have(index)) return;
     const size = pieceSize(this.metainfo, index);
     if (begin + block.length > size) return conn.close('block beyond the end of its piece');
-    conn.lastBlockAt = this.now();
+    conn.lastBlockAt = this.lastPeerBlockAt = this.now();
     conn.snubbed = false;
     const req = { index, begin, length: block.length };
     if (!this.picker.isValidBlock(req)) return conn.close(`block ${index}:${begin}+${block.length} is not a block of this torrent`);
-    const r = this.picker.blockReceived(conn.key, req);
     this.inflight.set(conn.key, Math.max(0, (this.inflight.get(conn.key) ?? 0) - 1));
-    if (r.duplicate) return this.fillRequests(conn);
+    if (this.acceptBlock(conn.key, req, block)) this.stats.bytesFromPeers += block.length;
+    this.fillRequests(conn);
+  }
+
+  /**
+   * A block from any source (peer or web seed), already checked to be a block of this torrent:
+   * into its piece buffer, and the piece to the verifier once complete. False for a duplicate.
+   */
+  private acceptBlock(key: string, req: BlockRequest, block: Uint8Array): boolean {
+    const { index, begin } = req;
+    const size = pieceSize(this.metainfo, index);
+    const r = this.picker.blockReceived(key, req);
+    if (r.duplicate) return false;
     for (const other of r.cancelFrom) {
       const oc = this.connections.get(other);
       if (oc) {
@@ -534,18 +590,20 @@ export class Torrent {
     buf.set(block, begin);
     let who = this.senders.get(index);
     if (!who) this.senders.set(index, (who = []));
-    who[Math.floor(begin / BLOCK)] = conn.key;
-    this.stats.bytesFromPeers += block.length;
+    who[Math.floor(begin / BLOCK)] = key;
     if (r.pieceComplete) {
       this.verifying.set(index, buf);
       const bytes = buf.length; // read now: the buffer is detached while a worker hashes it
       this.backlog += bytes;
       void this.finishPiece(index).finally(() => {
         this.backlog -= bytes;
-        if (this.backlog < MAX_BACKLOG_BYTES / 2) for (const c of this.connections.values()) this.fillRequests(c);
+        if (this.backlog < MAX_BACKLOG_BYTES / 2) {
+          for (const c of this.connections.values()) this.fillRequests(c);
+          this.origins.wake();
+        }
       });
     }
-    this.fillRequests(conn);
+    return true;
   }
 
   /** Piece buffers are reused: a fresh 4 MiB buffer per piece costs page faults and GC. */
@@ -624,6 +682,7 @@ export class Torrent {
   }
 
   private strike(key: string, n: number, reason: string): void {
+    if (this.origins.isOrigin(key)) return this.origins.strike(key);
     const p = this.peers.get(key);
     if (!p) return;
     p.strikes += n;
@@ -652,6 +711,7 @@ export class Torrent {
       }
     }
     this.opts.events.emit('torrent:done', { infoHash: this.infoHashHex });
+    void this.origins.stop();
     this.doneResolve();
   }
 
@@ -745,6 +805,7 @@ export class Torrent {
     for (const fn of this.stopHooks) fn();
     for (const t of this.timers) clearInterval(t);
     for (const c of [...this.connections.values()]) c.close('stopping');
+    await this.origins.stop();
     await this.verifier.close();
     await this.opts.storage.flush().catch(() => {});
   }

@@ -437,6 +437,49 @@ describe('PiecePicker', () => {
     p.checkInvariants();
   });
 
+  it('takes only accepted pieces (an origin policy), rarest first even before the first pieces', () => {
+    const p = picker(8, 2);
+    p.peerBitfield('a', bits(8, [0, 1, 2, 3]));
+    p.peerHasAll('web');
+    // "Pieces no peer has": 4..7. Not random-first: an origin has no use for a tradeable piece.
+    const noPeer = (i: number) => p.availability(i) - 1 === 0;
+    const got = pieces(p.pick('web', 16, { accept: noPeer }));
+    assert.deepEqual([...got].sort(), [4, 5, 6, 7]);
+    assert.deepEqual(p.pick('web', 16, { accept: noPeer }), [], 'nothing else is acceptable');
+    // Without the predicate, the rest is fair game.
+    assert.deepEqual([...pieces(p.pick('web', 16))].sort(), [0, 1, 2, 3]);
+    p.checkInvariants();
+  });
+
+  it('applies accept in sequential mode and to started pieces', () => {
+    const p = picker(6, 2, { randomFirstPieces: 0 });
+    p.setMode('sequential');
+    p.peerHasAll('a');
+    p.peerHasAll('web');
+    assert.deepEqual(p.pick('a', 1), [{ index: 0, begin: 0, length: BLOCK }]); // piece 0 is started
+    const odd = (i: number) => i % 2 === 1;
+    assert.deepEqual(pieces(p.pick('web', 4, { accept: odd })), [1, 3]);
+    assert.deepEqual(pieces(p.pick('web', 2, { accept: (i) => i === 0 })), [0], 'the started piece, when accepted');
+    p.checkInvariants();
+  });
+
+  it('pickPiece takes the free blocks of one given piece, and nothing it may not', () => {
+    const p = picker(4, 3);
+    p.peerHasAll('web');
+    p.peerBitfield('a', bits(4, [2]));
+    assert.deepEqual(
+      p.pickPiece('web', 1, 10),
+      [0, 1, 2].map((b) => ({ index: 1, begin: b * BLOCK, length: BLOCK })),
+    );
+    assert.deepEqual(p.pickPiece('web', 1, 10), [], 'already requested by this source');
+    assert.deepEqual(p.pickPiece('a', 1, 10), [], 'the source does not have it');
+    p.setPriority(3, 0);
+    assert.deepEqual(p.pickPiece('web', 3, 10), [], 'not wanted');
+    assert.deepEqual(p.pickPiece('web', 9, 10), [], 'no such piece');
+    assert.deepEqual(p.pickPiece('web', 2, 2).length, 2, 'at most max blocks');
+    p.checkInvariants();
+  });
+
   it('stays fast at 250,000 pieces and 50 peers (no timing assertions; quadratic code would time out)', () => {
     const N = 250_000;
     const rng = prng(11);
