@@ -65,6 +65,8 @@ function program(): Command {
     .option('--peer <host:port>', 'peer to connect to, repeatable', collect, [])
     .option('--tracker <url>', 'announce to this tracker too, repeatable', collect, [])
     .option('--upload-rate <bytes>', 'upload limit per second, e.g. 10MiB (default: none)')
+    .option('--from-origin', "seed data that is only in the torrent's web seeds: fetch each piece from the origin the first time a peer asks for it (data-dir caches it)")
+    .option('--webseed <url>', 'HTTP origin (BEP 19 web seed) besides the torrent\'s url-list, repeatable (with --from-origin)', collect, [])
     .option('--json', 'print JSON lines')
     .action(async (torrent: string, dataDir: string, flags) => {
       process.exitCode = await runSeed(torrent, dataDir, flags);

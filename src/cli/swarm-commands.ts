@@ -33,6 +33,8 @@ export interface GetFlags extends RateFlags {
 
 export interface SeedFlags extends RateFlags {
   port?: string;
+  fromOrigin?: boolean;
+  webseed?: string[];
   peer: string[];
   tracker: string[];
   json?: boolean;
@@ -166,6 +168,7 @@ export async function runGet(source: string, f: GetFlags): Promise<number> {
 }
 
 export async function runSeed(torrentFile: string, dataDir: string, f: SeedFlags): Promise<number> {
+  if (f.webseed?.length && !f.fromOrigin) throw new UsageError('seed --webseed only makes sense with --from-origin');
   const t = await loadTorrentFile(torrentFile);
   const quiet = !!f.json && !process.stderr.isTTY;
   let check: ReturnType<typeof startProgress> | null = null;
@@ -175,6 +178,7 @@ export async function runSeed(torrentFile: string, dataDir: string, f: SeedFlags
     peers: f.peer,
     trackers: f.tracker,
     ...rates(f),
+    ...(f.fromOrigin ? { fromOrigin: true, ...originFlags({ output: '', peer: [], tracker: [], select: [], webseed: f.webseed }) } : {}),
     onCheckProgress: (done, total) => {
       check ??= startProgress('checking', total, quiet);
       check.update(done);
@@ -189,7 +193,10 @@ export async function runSeed(torrentFile: string, dataDir: string, f: SeedFlags
   await tr.stop();
   const seconds = (Date.now() - started) / 1000;
   const s = tr.stats();
-  if (f.json) process.stdout.write(`${JSON.stringify({ event: 'stopped', signal: sig, seconds, bytesUploaded: s.bytesUploaded, peersSeen: s.peersSeen })}\n`);
+  if (f.json) {
+    const origins = s.origins.map((o) => ({ url: o.url, bytes: o.bytes, state: o.state }));
+    process.stdout.write(`${JSON.stringify({ event: 'stopped', signal: sig, seconds, bytesUploaded: s.bytesUploaded, peersSeen: s.peersSeen, bytesFromOrigins: s.bytesFromOrigins, origins })}\n`);
+  }
   else process.stdout.write(`stopped (${sig}) after ${seconds.toFixed(0)} s: uploaded ${formatBytes(s.bytesUploaded)} to ${s.peersSeen} peers\n`);
   return 0;
 }

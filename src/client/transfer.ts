@@ -46,6 +46,8 @@ export interface TransferOptions {
   originRate?: number;
   /** Parallel range requests per origin. @default 4 */
   originConnections?: number;
+  /** Seeding only: serve data that is only in the origins, fetching each piece when first asked for. */
+  fromOrigin?: boolean;
   events?: EventChannel;
   /** Called while resume data is being checked against the disk. */
   onCheckProgress?: (bytesDone: number, bytesTotal: number) => void;
@@ -112,6 +114,7 @@ async function open(t: Metainfo, opts: TransferOptions, select: string[], existi
     originPolicy: opts.originPolicy,
     originRate: opts.originRate,
     originConnections: opts.originConnections,
+    fromOrigin: opts.fromOrigin,
   });
   for (const p of peers) torrent.addPeer(p.host, p.port, 'manual');
   const trackers = startTrackers(t, torrent, session, opts, bytes);
@@ -256,6 +259,10 @@ export function startDownload(t: Metainfo, opts: TransferOptions): Promise<Trans
  * silently.
  */
 export async function startSeeding(t: Metainfo, opts: TransferOptions): Promise<Transfer> {
+  if (opts.fromOrigin) {
+    if (t.webSeeds.length + (opts.webSeeds?.length ?? 0) === 0) throw new UsageError(`${t.name}: --from-origin needs an origin: the torrent has no web seed (url-list); add --webseed URL`);
+    return open(t, opts, []);
+  }
   const tr = await open(t, opts, []);
   const missing = t.numPieces - tr.resumedPieces;
   if (missing > 0) {

@@ -111,6 +111,12 @@ export class Origins {
     return [...this.seeds.values()].map((w) => w.getStats());
   }
 
+  /** Some origin is started and not dropped. */
+  get anyActive(): boolean {
+    for (const w of this.seeds.values()) if (w.active) return true;
+    return false;
+  }
+
   get bytes(): number {
     let n = 0;
     for (const w of this.seeds.values()) n += w.getStats().bytes;

@@ -18,7 +18,7 @@ import { Choker } from './choker.js';
 import { type HandshakeResult, handshakeOutgoing } from './handshake.js';
 import { PeerConnection } from './peer-connection.js';
 import { type PeerSource, PeerList, peerKey } from './peer-list.js';
-import { type BlockRequest, PiecePicker } from './picker.js';
+import { type BlockRequest, MAX_PRIORITY, PiecePicker } from './picker.js';
 import { type HashRange, answerHashRequest } from './hash-exchange.js';
 import { LayerFetch } from './layer-fetch.js';
 import { pieceSize } from './piece-info.js';
@@ -65,6 +65,13 @@ export interface TorrentOptions {
   originRate?: number;
   /** Parallel range requests per origin. @default 4 */
   originConnections?: number;
+  /**
+   * A seed for data that is only in the origins (`seed --from-origin`): we advertise every
+   * piece, fetch a piece from an origin the first time a peer asks for it, and serve it from disk
+   * after that, so the origin serves each piece about once. `have` and `wanted` are ignored
+   * except that pieces already in `have` are served as usual.
+   */
+  fromOrigin?: boolean;
   now?: () => number;
   random?: () => number;
 }
@@ -161,7 +168,7 @@ export class Torrent {
     });
     for (let i = 0; i < t.numPieces; i++) {
       if (opts.have?.has(i)) this.picker.markHave(i);
-      else if (opts.wanted && !opts.wanted.has(i)) this.picker.setPriority(i, 0);
+      else if (opts.fromOrigin || (opts.wanted && !opts.wanted.has(i))) this.picker.setPriority(i, 0);
     }
     this.layers = new LayerFetch(t, this.picker, this.now);
     this.verifier = new PieceVerifier(t);
@@ -171,7 +178,9 @@ export class Torrent {
     this.uploader = new Uploader({
       numPieces: t.numPieces,
       pieceSize: (i) => pieceSize(t, i),
-      have: (i) => this.picker.have(i),
+      have: (i) => opts.fromOrigin || this.picker.have(i),
+      fetch: opts.fromOrigin ? (i) => this.fetchFromOrigin(i) : undefined,
+      present: (i) => this.picker.have(i),
       cache: this.cache,
       buckets: this.upBuckets,
       onUploaded: (n) => (this.stats.bytesUploaded += n),
@@ -181,7 +190,7 @@ export class Torrent {
     this.origins = new Origins({
       metainfo: t,
       picker: this.picker,
-      policy: opts.originPolicy,
+      policy: opts.fromOrigin ? 'origin-first' : opts.originPolicy,
       rate: opts.originRate,
       connectionsPerOrigin: opts.originConnections,
       now: this.now,
@@ -194,7 +203,13 @@ export class Torrent {
         if (!this.stopped && !this.picker.have(req.index)) this.acceptBlock(key, req, data);
       },
       canRequest: () => !this.stopped && this.backlog < MAX_BACKLOG_BYTES,
-      onDropped: (url, reason) => this.opts.events.emit('origin:dropped', { infoHash: this.infoHashHex, url, reason }),
+      onDropped: (url, reason) => {
+        this.opts.events.emit('origin:dropped', { infoHash: this.infoHashHex, url, reason });
+        // A seed backed by origins that are all gone cannot get what peers are waiting for.
+        if (this.opts.fromOrigin && !this.origins.anyActive) {
+          for (const i of [...this.originWaiters.keys()]) this.originPieceSettled(i, new Error(`no origin left (${reason})`));
+        }
+      },
     });
     for (const url of opts.webSeeds ?? []) this.origins.add(url);
     this.done = new Promise<void>((resolve, reject) => {
@@ -223,7 +238,7 @@ export class Torrent {
 
   start(): void {
     this.checkDone();
-    if (!this.doneEmitted) this.origins.start();
+    if (!this.doneEmitted || this.opts.fromOrigin) this.origins.start();
     this.timers.push(setInterval(() => this.tick(), 1000));
     this.timers.push(setInterval(() => this.rechoke(), 10_000));
     for (const t of this.timers) t.unref?.();
@@ -233,6 +248,33 @@ export class Torrent {
   addPeer(host: string, port: number, source: PeerSource): void {
     this.peers.add(host, port, source);
     if (!this.stopped) this.fillConnections();
+  }
+
+  private readonly originWaiters = new Map<number, Array<{ resolve: () => void; reject: (e: Error) => void }>>();
+
+  /** `fromOrigin`: the piece a peer asked for, from an origin (once, however many peers ask). */
+  private fetchFromOrigin(index: number): Promise<void> {
+    if (this.picker.have(index)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      let list = this.originWaiters.get(index);
+      if (!list) {
+        this.originWaiters.set(index, (list = []));
+        this.picker.setPriority(index, MAX_PRIORITY);
+        this.origins.wake();
+      }
+      list.push({ resolve, reject });
+    });
+  }
+
+  /** Settles whoever waits for piece `index` from an origin. */
+  private originPieceSettled(index: number, err: Error | null): void {
+    const list = this.originWaiters.get(index);
+    if (!list) return;
+    this.originWaiters.delete(index);
+    for (const w of list) {
+      if (err) w.reject(err);
+      else w.resolve();
+    }
   }
 
   /** Adds an HTTP origin (BEP 19 web seed); it is used while we download, per the origin policy. */
@@ -371,6 +413,12 @@ export class Torrent {
   }
 
   private sendHaves(conn: PeerConnection): void {
+    if (this.opts.fromOrigin) {
+      // Everything is ours to serve: what is not on disk yet is one origin fetch away.
+      if (conn.supportsFast) conn.send({ type: 'have-all' });
+      else conn.send({ type: 'bitfield', bitfield: Bitfield.full(this.metainfo.numPieces).bytes });
+      return;
+    }
     const have = this.picker.haveBitfield();
     if (conn.supportsFast && have.count === 0) conn.send({ type: 'have-none' });
     else if (conn.supportsFast && have.complete) conn.send({ type: 'have-all' });
@@ -645,6 +693,7 @@ export class Torrent {
     }
     this.giveBuffer(buf);
     this.picker.markHave(index);
+    this.originPieceSettled(index, null);
     this.opts.onPieceWritten?.(index);
     this.opts.events.emit('torrent:piece-verified', { infoHash: this.infoHashHex, index, source: who.join(',') });
     for (const c of this.connections.values()) if (!c.have.has(index)) c.send({ type: 'have', index });
@@ -711,7 +760,7 @@ export class Torrent {
       }
     }
     this.opts.events.emit('torrent:done', { infoHash: this.infoHashHex });
-    void this.origins.stop();
+    if (!this.opts.fromOrigin) void this.origins.stop();
     this.doneResolve();
   }
 
@@ -805,6 +854,7 @@ export class Torrent {
     for (const fn of this.stopHooks) fn();
     for (const t of this.timers) clearInterval(t);
     for (const c of [...this.connections.values()]) c.close('stopping');
+    for (const i of [...this.originWaiters.keys()]) this.originPieceSettled(i, new Error('stopping'));
     await this.origins.stop();
     await this.verifier.close();
     await this.opts.storage.flush().catch(() => {});

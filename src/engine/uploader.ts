@@ -15,8 +15,15 @@ const MAX_UPLOAD_QUEUE = 2000;
 export interface UploaderDeps {
   numPieces: number;
   pieceSize: (index: number) => number;
-  /** Whether we have (verified) piece `index`. */
+  /** Whether we serve piece `index` (have it verified, or can fetch it: `fetch`). */
   have: (index: number) => boolean;
+  /**
+   * A seed backed by an origin (`seed --from-origin`): gets a piece we advertise but do not hold
+   * yet; resolves once it is verified and written. Absent: every piece we serve is on disk.
+   */
+  fetch?: (index: number) => Promise<void>;
+  /** Whether piece `index` is verified and on disk. */
+  present: (index: number) => boolean;
   cache: PieceCache;
   buckets: readonly TokenBucket[];
   onUploaded: (bytes: number) => void;
@@ -63,9 +70,16 @@ export class Uploader {
           let block = this.d.cache.peek(r.index, r.begin, r.length);
           if (!block) {
             uncork();
+            if (this.d.fetch) {
+              await this.d.fetch(r.index);
+              if (conn.closed || conn.amChoking) break;
+            }
             // Read ahead the next distinct pieces this peer asked for while we wait for this one.
             let ahead = 0;
-            for (const q of conn.uploadQueue) if (q.index !== r.index && ahead++ < 4) this.d.cache.prefetch(q.index);
+            for (const q of conn.uploadQueue) {
+              // (Never a piece still to come from an origin: the read would cache what is not there.)
+              if (q.index !== r.index && (!this.d.fetch || this.d.present(q.index)) && ahead++ < 4) this.d.cache.prefetch(q.index);
+            }
             block = await this.d.cache.block(r.index, r.begin, r.length);
             if (conn.closed || conn.amChoking) break;
           }

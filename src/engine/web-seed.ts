@@ -184,7 +184,7 @@ export class WebSeed {
       }
       const run = this.host.canRequest() ? this.pickRun(this.runLimit(rate)) : [];
       if (run.length === 0) {
-        if (this.host.picker.isDone()) return;
+        // Done for now; a seed backed by this origin may want more later (wake()).
         await this.sleep(IDLE_POLL_MS);
         continue;
       }

@@ -199,6 +199,28 @@ describe('web seeds (BEP 19)', () => {
     });
   });
 
+  it('seed --from-origin: a seed with an empty folder fetches each piece from the origin once, however many peers ask', async () => {
+    await withOrigin({}, async (o) => {
+      const seedDir = outDir();
+      const seed = await startSeeding(multi, { dataDir: seedDir, fromOrigin: true, webSeeds: [o.url] });
+      const nodes: Transfer[] = [];
+      try {
+        const dirs = [outDir(), outDir(), outDir()];
+        for (const d of dirs) nodes.push(await startDownload(multi, { dataDir: d, peers: [`127.0.0.1:${seed.session.port}`] }));
+        await within(Promise.all(nodes.map((x) => x.torrent.done)), 60_000, 'downloads from a from-origin seed');
+        for (const d of dirs) await sameMulti(d);
+        const dataBytes = Object.values(FILES).reduce((a, b) => a + b, 0);
+        assert.equal(o.stats.bytesSent, dataBytes, 'the origin served every byte exactly once');
+        assert.ok(nodes.every((x) => x.stats().bytesFromPeers > 0 && x.stats().bytesFromOrigins === 0));
+        // What the seed fetched is kept: it is a complete copy now.
+        await sameMulti(seedDir);
+      } finally {
+        await Promise.all(nodes.map((x) => x.stop()));
+        await seed.stop();
+      }
+    });
+  });
+
   it('balanced policy with a complete seed connected: the origin serves nothing the peer has', async () => {
     const seed = await startSeeding(multi, { dataDir: path.join(tmp, 'bucket') });
     try {
