@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import { Bitfield } from '../codec/bitfield.js';
 import { type Metainfo } from '../codec/metainfo.js';
 import { type Message, RESERVED_EXTENSION, RESERVED_FAST, RESERVED_V2, makeReserved } from '../codec/wire.js';
-import { decodeExtHandshake, encodeExtHandshake, encodeMetadataMessage, decodeMetadataMessage, METADATA_PIECE_SIZE, decodePex, encodePex } from '../codec/extensions.js';
+import { decodeExtHandshake, encodeExtHandshake, encodeMetadataMessage, decodeMetadataMessage, METADATA_PIECE_SIZE, decodePex } from '../codec/extensions.js';
 import { type EventChannel } from '../events.js';
 import type { Storage } from '../storage/storage.js';
 import { VERSION } from '../version.js';
@@ -29,6 +29,8 @@ import { BLOCK, SmartBan } from './smart-ban.js';
 import { TokenBucket, takeAll } from './rate-limit.js';
 import { type OriginPolicy, Origins } from './origins.js';
 import { type WebSeedStats } from './web-seed.js';
+import { PieceWaiters } from './piece-waiters.js';
+import { MAX_PEX_PEERS, sendPexUpdates } from './pex.js';
 
 export interface TorrentOptions {
   metainfo: Metainfo;
@@ -101,7 +103,6 @@ const EXT_PEX = 2;
 const SNUB_MS = 30_000;
 /** How often we tell peers about other peers (BEP 11 asks for at most once a minute). */
 const PEX_INTERVAL_MS = 60_000;
-const MAX_PEX_PEERS = 50;
 /** Complete pieces waiting for the hash workers or the disk before we stop requesting: bounds memory. */
 const MAX_BACKLOG_BYTES = 32 * 1024 * 1024;
 /** Failed pieces whose bad copy we keep for smart ban. */
@@ -179,7 +180,7 @@ export class Torrent {
       numPieces: t.numPieces,
       pieceSize: (i) => pieceSize(t, i),
       have: (i) => opts.fromOrigin || this.picker.have(i),
-      fetch: opts.fromOrigin ? (i) => this.fetchFromOrigin(i) : undefined,
+      fetch: opts.fromOrigin ? (i) => this.originFetches.wait(i) : undefined,
       present: (i) => this.picker.have(i),
       cache: this.cache,
       buckets: this.upBuckets,
@@ -207,7 +208,7 @@ export class Torrent {
         this.opts.events.emit('origin:dropped', { infoHash: this.infoHashHex, url, reason });
         // A seed backed by origins that are all gone cannot get what peers are waiting for.
         if (this.opts.fromOrigin && !this.origins.anyActive) {
-          for (const i of [...this.originWaiters.keys()]) this.originPieceSettled(i, new Error(`no origin left (${reason})`));
+          this.originFetches.failAll(new Error(`no origin left (${reason})`));
         }
       },
     });
@@ -250,32 +251,14 @@ export class Torrent {
     if (!this.stopped) this.fillConnections();
   }
 
-  private readonly originWaiters = new Map<number, Array<{ resolve: () => void; reject: (e: Error) => void }>>();
-
-  /** `fromOrigin`: the piece a peer asked for, from an origin (once, however many peers ask). */
-  private fetchFromOrigin(index: number): Promise<void> {
-    if (this.picker.have(index)) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      let list = this.originWaiters.get(index);
-      if (!list) {
-        this.originWaiters.set(index, (list = []));
-        this.picker.setPriority(index, MAX_PRIORITY);
-        this.origins.wake();
-      }
-      list.push({ resolve, reject });
-    });
-  }
-
-  /** Settles whoever waits for piece `index` from an origin. */
-  private originPieceSettled(index: number, err: Error | null): void {
-    const list = this.originWaiters.get(index);
-    if (!list) return;
-    this.originWaiters.delete(index);
-    for (const w of list) {
-      if (err) w.reject(err);
-      else w.resolve();
-    }
-  }
+  /** `fromOrigin`: requests for pieces still to come from an origin (one fetch per piece). */
+  private readonly originFetches = new PieceWaiters(
+    (i) => this.picker.have(i),
+    (i) => {
+      this.picker.setPriority(i, MAX_PRIORITY);
+      this.origins.wake();
+    },
+  );
 
   /** Adds an HTTP origin (BEP 19 web seed); it is used while we download, per the origin policy. */
   addWebSeed(url: string): void {
@@ -314,27 +297,7 @@ export class Torrent {
 
   /** BEP 11: tell each peer (that speaks ut_pex) which peers we are connected to, and who left. */
   private sendPex(): void {
-    if (this.metainfo.private) return;
-    const live = new Map<string, { host: string; port: number }>();
-    for (const c of this.connections.values()) if (c.listenPort) live.set(peerKey(c.host, c.listenPort), { host: c.host, port: c.listenPort });
-    for (const c of this.connections.values()) {
-      const id = c.extIds.get('ut_pex');
-      if (!id) continue;
-      const added = [...live.entries()].filter(([k]) => !c.pexSent.has(k) && k !== peerKey(c.host, c.listenPort ?? c.port)).slice(0, MAX_PEX_PEERS);
-      const dropped = [...c.pexSent].filter((k) => !live.has(k)).slice(0, MAX_PEX_PEERS);
-      if (added.length === 0 && dropped.length === 0) continue;
-      for (const [k] of added) c.pexSent.add(k);
-      for (const k of dropped) c.pexSent.delete(k);
-      const toAddr = (k: string) => {
-        const m = /^\[?(.*?)\]?:(\d+)$/.exec(k)!;
-        return { host: m[1]!, port: Number(m[2]) };
-      };
-      try {
-        c.send({ type: 'extended', id, payload: encodePex({ added: added.map(([, a]) => a), dropped: dropped.map(toAddr) }) });
-      } catch {
-        // an address PEX cannot carry (not IPv4/IPv6 text): skip this round for this peer
-      }
-    }
+    if (!this.metainfo.private) sendPexUpdates(this.connections.values());
   }
 
   private fillConnections(): void {
@@ -693,7 +656,7 @@ export class Torrent {
     }
     this.giveBuffer(buf);
     this.picker.markHave(index);
-    this.originPieceSettled(index, null);
+    this.originFetches.settle(index, null);
     this.opts.onPieceWritten?.(index);
     this.opts.events.emit('torrent:piece-verified', { infoHash: this.infoHashHex, index, source: who.join(',') });
     for (const c of this.connections.values()) if (!c.have.has(index)) c.send({ type: 'have', index });
@@ -817,7 +780,7 @@ export class Torrent {
       } else if (id === EXT_PEX) {
         if (this.metainfo.private) return;
         const pex = decodePex(payload);
-        for (const p of pex.added.slice(0, 50)) this.peers.add(p.host, p.port, 'pex');
+        for (const p of pex.added.slice(0, MAX_PEX_PEERS)) this.peers.add(p.host, p.port, 'pex');
         this.fillConnections();
       }
     } catch (e) {
@@ -854,7 +817,7 @@ export class Torrent {
     for (const fn of this.stopHooks) fn();
     for (const t of this.timers) clearInterval(t);
     for (const c of [...this.connections.values()]) c.close('stopping');
-    for (const i of [...this.originWaiters.keys()]) this.originPieceSettled(i, new Error('stopping'));
+    this.originFetches.failAll(new Error('stopping'));
     await this.origins.stop();
     await this.verifier.close();
     await this.opts.storage.flush().catch(() => {});

@@ -18,6 +18,7 @@ import { fileAt } from '../codec/layout.js';
 import { type Metainfo } from '../codec/metainfo.js';
 import { type BlockRequest, type PiecePicker } from './picker.js';
 import { type TokenBucket, takeAll } from './rate-limit.js';
+import { HttpRangeConnection, HttpRangeUnsupported } from './http-range.js';
 
 export interface WebSeedHost {
   readonly metainfo: Metainfo;
@@ -94,6 +95,10 @@ export class WebSeed {
   private readonly wakers = new Set<() => void>();
   private readonly inFlight = new Set<IncomingMessage | http.ClientRequest>();
   private loops: Promise<void>[] = [];
+  /** Plain-http origins go through http-range.ts until one answers in a way only node:http handles. */
+  private fastPath = true;
+  private readonly idleConns = new Map<string, HttpRangeConnection[]>();
+  private readonly liveConns = new Set<HttpRangeConnection>();
 
   constructor(
     readonly url: string,
@@ -143,8 +148,10 @@ export class WebSeed {
     if (this.stopped) return;
     this.stopped = true;
     for (const r of this.inFlight) r.destroy();
+    for (const c of this.liveConns) c.close();
     this.wake();
     await Promise.all(this.loops);
+    for (const list of this.idleConns.values()) for (const c of list) c.close();
     this.agent.destroy();
     this.host.picker.peerGone(this.key);
   }
@@ -154,6 +161,7 @@ export class WebSeed {
     this.stats.state = 'dropped';
     this.stats.lastError = reason;
     for (const r of this.inFlight) r.destroy();
+    for (const c of this.liveConns) c.close();
     this.wake();
     this.host.dropped(this.key, reason);
   }
@@ -323,6 +331,19 @@ export class WebSeed {
   private async get(url: string, position: number, length: number, sink: (c: Uint8Array) => void): Promise<void> {
     let target = url;
     for (let hop = 0; ; hop++) {
+      if (this.fastPath && target.startsWith('http:')) {
+        const next = await this.getFast(target, position, length, sink).catch((e: Error) => {
+          if (!(e instanceof HttpRangeUnsupported)) throw e;
+          this.fastPath = false; // this origin needs the full HTTP stack (chunked bodies...)
+          return 'retry' as const;
+        });
+        if (next === null) return;
+        if (next !== 'retry') {
+          if (hop >= MAX_REDIRECTS) throw new HttpError(`${url}: more than ${MAX_REDIRECTS} redirects`);
+          target = next;
+          continue;
+        }
+      }
       const res = await this.request(target, position, length);
       const s = res.statusCode ?? 0;
       if (s >= 300 && s < 400 && res.headers.location) {
@@ -331,19 +352,65 @@ export class WebSeed {
         target = new URL(res.headers.location, target).toString();
         continue;
       }
-      if (s === 206) {
-        const cr = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(String(res.headers['content-range'] ?? ''));
-        if (!cr || Number(cr[1]) !== position || Number(cr[2]) !== position + length - 1) {
-          res.destroy();
-          throw new HttpError(`${url}: answered a different range (${res.headers['content-range'] ?? 'none'})`);
-        }
-      } else if (!(s === 200 && position === 0 && Number(res.headers['content-length']) === length)) {
+      try {
+        checkRangeAnswer(url, s, String(res.headers['content-range'] ?? ''), Number(res.headers['content-length']), position, length);
+      } catch (e) {
         res.destroy();
-        throw new HttpError(`${url}: HTTP ${s}${s === 200 ? ' without range support' : ''}`);
+        throw e;
       }
       await this.consume(res, length, sink, url);
       return;
     }
+  }
+
+  /**
+   * One range GET through the shared-buffer client (http-range.ts). Resolves null when the body
+   * has been delivered, or with the absolute URL of a redirect to follow.
+   */
+  private async getFast(url: string, position: number, length: number, sink: (c: Uint8Array) => void): Promise<string | null> {
+    const u = new URL(url);
+    const hostKey = `${u.hostname}:${u.port || 80}`;
+    const idle = this.idleConns.get(hostKey) ?? [];
+    this.idleConns.set(hostKey, idle);
+    const conn = idle.pop() ?? new HttpRangeConnection(u.hostname, Number(u.port || 80));
+    this.liveConns.add(conn);
+    this.stats.requests++;
+    const buckets = this.opts.buckets ?? [];
+    let redirect: string | null = null;
+    let got = 0;
+    try {
+      await conn.get({
+        target: `${u.pathname}${u.search}`,
+        host: u.host,
+        start: position,
+        length,
+        userAgent: this.opts.userAgent ?? 'seedbank',
+        timeoutMs: this.timeoutMs,
+        onHead: (r) => {
+          const location = r.headers.get('location');
+          if (r.status >= 300 && r.status < 400 && location) {
+            redirect = new URL(location, url).toString();
+            return false;
+          }
+          checkRangeAnswer(url, r.status, r.headers.get('content-range') ?? '', Number(r.headers.get('content-length')), position, length);
+          return true;
+        },
+        onBody: (c) => {
+          got += c.length;
+          sink(c);
+          return buckets.length ? takeAll(buckets, c.length) : 0;
+        },
+      });
+    } catch (e) {
+      conn.close();
+      throw e;
+    } finally {
+      this.liveConns.delete(conn);
+    }
+    if (this.stopped || conn.closed) conn.close();
+    else idle.push(conn);
+    if (redirect === null && got !== length) throw new HttpError(`${url}: body ended after ${got} of ${length} bytes`);
+    return redirect;
   }
 
   private request(url: string, position: number, length: number): Promise<IncomingMessage> {
@@ -427,4 +494,16 @@ export function spansOf(t: Metainfo, start: number, end: number): Span[] {
   }
   if (at < end) out.push({ file: -1, position: 0, length: end - at });
   return out;
+}
+
+/** A range answer must be 206 for exactly the bytes asked for (or 200 with the whole file from 0). */
+function checkRangeAnswer(url: string, status: number, contentRange: string, contentLength: number, position: number, length: number): void {
+  if (status === 206) {
+    const cr = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(contentRange);
+    if (!cr || Number(cr[1]) !== position || Number(cr[2]) !== position + length - 1) {
+      throw new HttpError(`${url}: answered a different range (${contentRange || 'none'})`);
+    }
+  } else if (!(status === 200 && position === 0 && contentLength === length)) {
+    throw new HttpError(`${url}: HTTP ${status}${status === 200 ? ' without range support' : ''}`);
+  }
 }

@@ -1,6 +1,6 @@
 /**
  * `seedbank demo`, the README's main-job command, end to end at a small size: it must finish,
- * report what the origin served, and leave nothing behind.
+ * report what the origin served, and leave nothing behind. Also the origin flags' usage errors.
  */
 import assert from 'node:assert/strict';
 import { execFile as execFileCb } from 'node:child_process';
@@ -37,4 +37,35 @@ it('seedbank demo rejects a bad size with a one-line error and exit 2', async ()
     assert.equal(e.stderr.trim().split('\n').length, 1);
     return true;
   });
+});
+
+it('origin flags: bad values are one-line usage errors with exit 2', async () => {
+  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+  const path = await import('node:path');
+  const { runCli, isOneLine } = await import('../helpers/cli.js');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'seedbank-originflags-'));
+  try {
+    await writeFile(path.join(dir, 'f.bin'), 'hello');
+    const torrent = path.join(dir, 'f.torrent');
+    const c = await runCli(['create', path.join(dir, 'f.bin'), '-o', torrent]);
+    assert.equal(c.code, 0, c.stderr);
+    const out = path.join(dir, 'out');
+    const cases: Array<[string[], RegExp]> = [
+      [['get', torrent, '-o', out, '--origin-policy', 'cheapest'], /--origin-policy "cheapest" is not one of fallback, balanced, origin-first/],
+      [['get', torrent, '-o', out, '--webseed', 'ftp://example.invalid/x'], /must be an http\(s\) URL/],
+      [['get', torrent, '-o', out, '--webseed', 'not a url'], /is not a URL/],
+      [['get', torrent, '-o', out, '--origin-connections', '0'], /--origin-connections/],
+      [['get', torrent, '-o', out, '--origin-rate', 'fast'], /--origin-rate/],
+      [['seed', torrent, dir, '--webseed', 'http://127.0.0.1:1/'], /only makes sense with --from-origin/],
+      [['seed', torrent, out, '--from-origin'], /needs an origin/],
+    ];
+    for (const [args, want] of cases) {
+      const r = await runCli(args, { timeoutMs: 30_000 });
+      assert.equal(r.code, 2, `${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
+      assert.match(r.stderr, want);
+      assert.ok(isOneLine(r.stderr), r.stderr);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

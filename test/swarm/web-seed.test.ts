@@ -146,8 +146,10 @@ describe('web seeds (BEP 19)', () => {
     const dropped: string[] = [];
     events.on('origin:dropped', (e) => dropped.push(e.reason));
     try {
-      const mutate = (_p: string, _offset: number, chunk: Buffer) => {
-        chunk[0] = chunk[0]! ^ 0xff; // every chunk it sends is wrong
+      // One wrong byte at the start of every 16 KiB of every file: files of a hybrid torrent start
+      // on piece boundaries, so every block the origin serves is wrong.
+      const mutate = (_p: string, offset: number, chunk: Buffer) => {
+        for (let o = (16384 - (offset % 16384)) % 16384; o < chunk.length; o += 16384) chunk[o] = chunk[o]! ^ 0xff;
         return chunk;
       };
       await withOrigin({ faults: { mutate } }, async (o) => {
