@@ -17,7 +17,7 @@ import { scanPath } from './scan.js';
 export interface CreateOptions {
   /** @default 'hybrid' */
   version?: TorrentVersion;
-  /** Bytes, a power of two of at least 16 KiB. @default chosen from the data size (about 4,096 pieces at most) */
+  /** Bytes, a power of two of at least 16 KiB. @default chosen from the data size (about 1,024 pieces at most) */
   pieceLength?: number;
   /** Tracker URLs, each in its own tier (BEP 12), in order. */
   trackers?: string[];

@@ -23,10 +23,12 @@ import { WebSeed, type WebSeedStats } from './web-seed.js';
 export type OriginPolicy = 'fallback' | 'balanced' | 'origin-first';
 export const ORIGIN_POLICIES: readonly OriginPolicy[] = ['fallback', 'balanced', 'origin-first'];
 
-/** No block from any peer for this long (while pieces are missing): peers cannot keep up. */
+/** No block from any peer for this long while some peer has pieces we want: peers cannot keep up. */
 const STALL_MS = 3000;
 /** `fallback`: how long peers get to show up before the origin serves pieces nobody has. */
 const FALLBACK_GRACE_MS = 5000;
+/** Ownership is decided per stretch of this many bytes of consecutive pieces (at least a piece). */
+const OWNED_STRETCH_BYTES = 2 * 1024 * 1024;
 /** `balanced`: at most this long waiting for dialed peers' bitfields before using the origin. */
 const BALANCED_GRACE_MS = 2000;
 
@@ -41,6 +43,8 @@ export interface OriginsOptions {
   now: () => number;
   /** When a peer last delivered a block (or when the torrent started). */
   lastPeerBlockAt: () => number;
+  /** Some connected peer has a piece we want (we are interested in it). */
+  peersHaveWanted: () => boolean;
   /** Connections to known peers are being set up (we do not know what they have yet). */
   peersPending: () => boolean;
   /** Our peer id, and those of connected seedbank peers that are still downloading. */
@@ -63,6 +67,7 @@ export class Origins {
     this.bucket = new TokenBucket(o.rate ?? 0, Date.now, 0.1);
     this.startedAt = o.now();
     this.selfHash = idHash(o.selfId);
+    this.stretch = Math.max(1, Math.floor(OWNED_STRETCH_BYTES / o.metainfo.pieceLength));
   }
 
   isOrigin(key: string): boolean {
@@ -138,7 +143,9 @@ export class Origins {
   private accept(i: number): boolean {
     if (this.policy === 'origin-first') return true;
     const t = this.o.now();
-    if (t - this.o.lastPeerBlockAt() >= STALL_MS) return true;
+    // Peers that have what we want but send nothing: they cannot keep up, the origin steps in.
+    // (Peers that have nothing we want yet are not stalling: the pieces' owners are at work.)
+    if (t - this.o.lastPeerBlockAt() >= STALL_MS && this.o.peersHaveWanted()) return true;
     if (this.policy === 'fallback' && t - this.startedAt < FALLBACK_GRACE_MS) return false;
     // A node joining a swarm should learn what its peers have before it pays the origin.
     if (t - this.startedAt < BALANCED_GRACE_MS && this.o.peersPending()) return false;
@@ -155,13 +162,16 @@ export class Origins {
   private owns(i: number): boolean {
     const others = this.memberIds();
     if (others.length === 0) return true;
-    const k = mix32(i + 0x9e3779b9);
+    // Owned in stretches of consecutive pieces, so one origin request can fetch several.
+    const k = mix32(Math.floor(i / this.stretch) + 0x9e3779b9);
     const mine = mix32(this.selfHash ^ k);
     for (const o of others) if (mix32(o ^ k) > mine) return false;
     return true;
   }
 
   private readonly selfHash: number;
+  /** Pieces per owned stretch. */
+  private readonly stretch: number;
   private readonly idHashes = new Map<string, number>();
   private members: { at: number; ids: number[] } = { at: -Infinity, ids: [] };
 

@@ -197,6 +197,10 @@ export class Torrent {
       now: this.now,
       lastPeerBlockAt: () => this.lastPeerBlockAt,
       peersPending: () => this.halfOpen > 0,
+      peersHaveWanted: () => {
+        for (const c of this.connections.values()) if (c.amInterested) return true;
+        return false;
+      },
       selfId: opts.peerId,
       // Only seedbank peers share our origin policy; a peer that has everything fetches nothing.
       fetchingPeers: () => [...this.connections.values()].filter((c) => !c.peerHasAll && c.peerId.subarray(0, 3).toString('latin1') === '-SB').map((c) => c.peerId),

@@ -423,7 +423,9 @@ export class WebSeed {
         timeout: this.timeoutMs,
       });
       this.inFlight.add(req);
+      let answered = false;
       req.once('response', (res) => {
+        answered = true;
         this.inFlight.delete(req);
         resolve(res);
       });
@@ -434,7 +436,7 @@ export class WebSeed {
       });
       req.once('close', () => {
         this.inFlight.delete(req);
-        reject(new HttpError(`${url}: connection closed`));
+        if (!answered) reject(new HttpError(`${url}: connection closed`));
       });
     });
   }
