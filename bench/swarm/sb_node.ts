@@ -13,7 +13,7 @@
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { parseTorrent, startDownload, type Transfer } from '../../src/index.js';
+import { EventChannel, parseTorrent, startDownload, type Transfer } from '../../src/index.js';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { timeout: { type: 'string', default: '900' } } });
 const [torrentFile, dataDir] = positionals;
@@ -24,6 +24,7 @@ let tr: Transfer | null = null;
 let startedAt = 0;
 const timeline: Array<[number, number, number, number]> = [];
 let sampler: NodeJS.Timeout | undefined;
+const originPieces: Array<[number, number, number]> = [];
 
 let stopping = false;
 const stop = async (why: string): Promise<void> => {
@@ -42,6 +43,9 @@ const stop = async (why: string): Promise<void> => {
     peersSeen: s?.peersSeen ?? 0,
     cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
     timeline,
+    // Pieces that had origin bytes: [index, ms since start, connected peers then] (duplicates across nodes show here).
+    originPieces,
+    origins: s?.origins.map((o) => ({ requests: o.requests, failures: o.failures, lastError: o.lastError })) ?? [],
   });
   process.exit(0);
 };
@@ -53,7 +57,13 @@ lines.on('close', () => void stop('stdin closed'));
 lines.on('line', (line) => {
   if (line.trim() !== 'go' || tr || stopping) return;
   startedAt = Date.now();
-  void startDownload(t, { dataDir: dataDir! }).then(
+  const events = new EventChannel();
+  events.on('torrent:piece-verified', (e) => {
+    if (!e.source.includes('web:')) return;
+    const ids = new Set([...(tr?.torrent.connections.values() ?? [])].map((c) => c.peerId.toString('hex')));
+    originPieces.push([e.index, Date.now() - startedAt, ids.size]);
+  });
+  void startDownload(t, { dataDir: dataDir!, events }).then(
     (transfer) => {
       tr = transfer;
       sampler = setInterval(() => {

@@ -27,6 +27,10 @@ export const ORIGIN_POLICIES: readonly OriginPolicy[] = ['fallback', 'balanced',
 const STALL_MS = 3000;
 /** `fallback`: how long peers get to show up before the origin serves pieces nobody has. */
 const FALLBACK_GRACE_MS = 5000;
+/** No block for this long although peers that have what we want choke us: they will not help. */
+const CHOKED_STALL_MS = 15_000;
+/** `balanced`/`fallback`: one connection, one piece at a time, this long after the start. */
+const SWARM_SETTLE_MS = 2000;
 /** Ownership is decided per stretch of this many bytes of consecutive pieces (at least a piece). */
 const OWNED_STRETCH_BYTES = 2 * 1024 * 1024;
 /** `balanced`: at most this long waiting for dialed peers' bitfields before using the origin. */
@@ -43,8 +47,8 @@ export interface OriginsOptions {
   now: () => number;
   /** When a peer last delivered a block (or when the torrent started). */
   lastPeerBlockAt: () => number;
-  /** Some connected peer has a piece we want (we are interested in it). */
-  peersHaveWanted: () => boolean;
+  /** Connected peers that have a piece we want (we are interested): any, and any not choking us. */
+  peersHaveWanted: () => { any: boolean; unchoking: boolean };
   /** Connections to known peers are being set up (we do not know what they have yet). */
   peersPending: () => boolean;
   /** Our peer id, and those of connected seedbank peers that are still downloading. */
@@ -85,6 +89,11 @@ export class Origins {
         deliver: (key, req, data) => this.o.deliver(key, req, data),
         accept: (i) => this.accept(i),
         canRequest: () => this.o.canRequest(),
+        slots: (max) => this.slots(max),
+        // In a swarm, one piece per request: a piece in flight from the origin is invisible to the
+        // other nodes until it is complete, and ownership may change under a long run while peers
+        // connect. Alone, long runs: fewer requests.
+        maxRunBytes: () => (this.policy !== 'origin-first' && (this.settling() || this.memberIds().length > 0) ? 0 : Infinity),
         dropped: (key, reason) => {
           this.o.picker.peerGone(key);
           this.o.onDropped(url, reason);
@@ -140,12 +149,40 @@ export class Origins {
     return this.o.picker.availability(i) - origins;
   }
 
+  /**
+   * Connections per origin: all of them for a lone node (parallel ranges are what make a single
+   * download fast), a share when seedbank peers fetch from it too. Each node fetches only the
+   * pieces it owns, so more connections would not add origin throughput; they would only keep
+   * more pieces in flight for longer, under an ownership that may change as peers connect.
+   */
+  private slots(max: number): number {
+    if (this.policy === 'origin-first') return max;
+    if (this.settling()) return 1;
+    return Math.max(1, Math.ceil(max / (1 + this.memberIds().length)));
+  }
+
+  /**
+   * The first seconds of a download, while peers from trackers and PEX are still connecting:
+   * a node that sees no peers yet may be the first of a swarm, not a lone node, and whatever it
+   * starts fetching now under "I own everything" others will fetch too. So it goes gently (one
+   * connection, one piece at a time) until the membership settles. A lone node loses little.
+   */
+  private settling(): boolean {
+    return this.o.now() - this.startedAt < SWARM_SETTLE_MS;
+  }
+
   private accept(i: number): boolean {
     if (this.policy === 'origin-first') return true;
     const t = this.o.now();
-    // Peers that have what we want but send nothing: they cannot keep up, the origin steps in.
-    // (Peers that have nothing we want yet are not stalling: the pieces' owners are at work.)
-    if (t - this.o.lastPeerBlockAt() >= STALL_MS && this.o.peersHaveWanted()) return true;
+    // Peers that have what we want and let us ask but send nothing cannot keep up: the origin
+    // steps in. Peers that choke us are only waiting for the next rechoke (10 s; a flash crowd
+    // starts that way), so they get longer. Peers that have nothing we want yet are not stalling:
+    // the pieces' owners are at work.
+    const quiet = t - this.o.lastPeerBlockAt();
+    if (quiet >= STALL_MS) {
+      const w = this.o.peersHaveWanted();
+      if (w.unchoking || (w.any && quiet >= CHOKED_STALL_MS)) return true;
+    }
     if (this.policy === 'fallback' && t - this.startedAt < FALLBACK_GRACE_MS) return false;
     // A node joining a swarm should learn what its peers have before it pays the origin.
     if (t - this.startedAt < BALANCED_GRACE_MS && this.o.peersPending()) return false;

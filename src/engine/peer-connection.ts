@@ -69,6 +69,9 @@ export class PeerConnection {
   listenPort: number | null;
   /** Addresses we told this peer about in PEX messages. */
   readonly pexSent = new Set<string>();
+  /** When we last sent it a PEX message (null: never). */
+  pexSentAt: number | null = null;
+  readonly connectedAt: number;
   private lastSentAt: number;
   private readonly decoder = new MessageDecoder({ maxMessageLength: MAX_MESSAGE });
   private readonly timer: NodeJS.Timeout;
@@ -93,7 +96,7 @@ export class PeerConnection {
     this.supportsFast = hasReserved(reserved, RESERVED_FAST);
     this.supportsExtensions = hasReserved(reserved, RESERVED_EXTENSION);
     this.supportsV2 = hasReserved(reserved, RESERVED_V2);
-    this.lastMessageAt = this.lastSentAt = this.lastBlockAt = this.now();
+    this.lastMessageAt = this.lastSentAt = this.lastBlockAt = this.connectedAt = this.now();
     this.listenPort = outgoing ? port : null;
     const idle = opts.idleTimeoutMs ?? 120_000;
     const keepAlive = opts.keepAliveMs ?? 60_000;

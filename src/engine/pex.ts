@@ -1,7 +1,8 @@
 /**
  * BEP 11 peer exchange, the sending side: each connected peer that speaks ut_pex hears which
  * peers we are connected to that it has not heard of from us, and which of those left. The
- * torrent calls this about once a minute (BEP 11 asks for no more). Receiving is in torrent.ts.
+ * torrent calls this for a peer soon after it connects, then about once a minute (BEP 11 asks for
+ * no more). Receiving is in torrent.ts.
  */
 import { encodePex } from '../codec/extensions.js';
 import { type PeerConnection } from './peer-connection.js';
@@ -10,11 +11,12 @@ import { peerKey } from './peer-list.js';
 /** Peers named per message, added and dropped alike. */
 export const MAX_PEX_PEERS = 50;
 
-export function sendPexUpdates(connections: Iterable<PeerConnection>): void {
+/** Sends each of `to` (default: every connection) what changed among `connections` since last time. */
+export function sendPexUpdates(connections: Iterable<PeerConnection>, to?: readonly PeerConnection[]): void {
   const conns = [...connections];
   const live = new Map<string, { host: string; port: number }>();
   for (const c of conns) if (c.listenPort) live.set(peerKey(c.host, c.listenPort), { host: c.host, port: c.listenPort });
-  for (const c of conns) {
+  for (const c of to ?? conns) {
     const id = c.extIds.get('ut_pex');
     if (!id) continue;
     const added = [...live.entries()].filter(([k]) => !c.pexSent.has(k) && k !== peerKey(c.host, c.listenPort ?? c.port)).slice(0, MAX_PEX_PEERS);

@@ -103,6 +103,8 @@ const EXT_PEX = 2;
 const SNUB_MS = 30_000;
 /** How often we tell peers about other peers (BEP 11 asks for at most once a minute). */
 const PEX_INTERVAL_MS = 60_000;
+/** The first PEX message to a peer, this long after it connected (its extension handshake is in). */
+const FIRST_PEX_MS = 2000;
 /** Complete pieces waiting for the hash workers or the disk before we stop requesting: bounds memory. */
 const MAX_BACKLOG_BYTES = 32 * 1024 * 1024;
 /** Failed pieces whose bad copy we keep for smart ban. */
@@ -132,7 +134,6 @@ export class Torrent {
   private halfOpen = 0;
   private readonly upBuckets: TokenBucket[];
   private readonly downBuckets: TokenBucket[];
-  private lastPex = 0;
   private readonly cache: PieceCache;
   private readonly uploader: Uploader;
   private readonly freeBuffers: ArrayBuffer[] = [];
@@ -198,8 +199,13 @@ export class Torrent {
       lastPeerBlockAt: () => this.lastPeerBlockAt,
       peersPending: () => this.halfOpen > 0,
       peersHaveWanted: () => {
-        for (const c of this.connections.values()) if (c.amInterested) return true;
-        return false;
+        let any = false;
+        for (const c of this.connections.values()) {
+          if (!c.amInterested) continue;
+          if (!c.peerChoking) return { any: true, unchoking: true };
+          any = true;
+        }
+        return { any, unchoking: false };
       },
       selfId: opts.peerId,
       // Only seedbank peers share our origin policy; a peer that has everything fetches nothing.
@@ -293,15 +299,21 @@ export class Torrent {
       }
       this.fillRequests(c);
     }
-    if (t - this.lastPex >= PEX_INTERVAL_MS) {
-      this.lastPex = t;
-      this.sendPex();
-    }
+    this.sendPex(t);
   }
 
   /** BEP 11: tell each peer (that speaks ut_pex) which peers we are connected to, and who left. */
-  private sendPex(): void {
-    if (!this.metainfo.private) sendPexUpdates(this.connections.values());
+  private sendPex(t: number): void {
+    if (this.metainfo.private) return;
+    // A first message soon after the connection opens (a young swarm meshes in seconds: two
+    // peers that announced at the same moment never heard of each other from the tracker), then
+    // at most once a minute, as BEP 11 asks.
+    const due = [...this.connections.values()].filter((c) =>
+      c.pexSentAt === null ? t - c.connectedAt >= FIRST_PEX_MS : t - c.pexSentAt >= PEX_INTERVAL_MS,
+    );
+    if (due.length === 0) return;
+    for (const c of due) c.pexSentAt = t;
+    sendPexUpdates(this.connections.values(), due);
   }
 
   private fillConnections(): void {

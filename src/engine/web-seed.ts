@@ -29,6 +29,10 @@ export interface WebSeedHost {
   accept(index: number): boolean;
   /** False while verification or the disk is behind (backpressure). */
   canRequest(): boolean;
+  /** How many of this origin's `max` connections may fetch now. */
+  slots(max: number): number;
+  /** The longest run the policy wants in flight now (at least one piece is always allowed). */
+  maxRunBytes(): number;
   /** This origin was dropped (told once, with the reason). */
   dropped(key: string, reason: string): void;
 }
@@ -130,7 +134,7 @@ export class WebSeed {
     if (this.started || this.stopped) return;
     this.started = true;
     this.host.picker.peerHasAll(this.key);
-    this.loops = Array.from({ length: this.connections }, () => this.loop());
+    this.loops = Array.from({ length: this.connections }, (_, slot) => this.loop(slot));
   }
 
   /** Something changed (a piece was freed, backpressure eased): idle slots look for work. */
@@ -179,7 +183,7 @@ export class WebSeed {
     });
   }
 
-  private async loop(): Promise<void> {
+  private async loop(slot: number): Promise<void> {
     // Not before the torrent has dialed the peers it knows: the origin policy asks what they have.
     await new Promise((r) => setImmediate(r));
     // This connection's rate, bytes/s, from its last run: it sizes the next one.
@@ -190,7 +194,8 @@ export class WebSeed {
         await this.sleep(wait);
         continue;
       }
-      const run = this.host.canRequest() ? this.pickRun(this.runLimit(rate)) : [];
+      // Slots beyond what the origin policy allows now stay idle (a swarm shares the origin).
+      const run = this.host.canRequest() && slot < this.host.slots(this.connections) ? this.pickRun(this.runLimit(rate)) : [];
       if (run.length === 0) {
         // Done for now; a seed backed by this origin may want more later (wake()).
         await this.sleep(IDLE_POLL_MS);
@@ -225,7 +230,7 @@ export class WebSeed {
   private runLimit(rate: number): number {
     const pl = this.host.metainfo.pieceLength;
     const want = rate > 0 ? rate * RUN_SECONDS : FIRST_RUN_BYTES;
-    return Math.max(pl, Math.min(this.runBytes, want));
+    return Math.max(pl, Math.min(this.runBytes, this.host.maxRunBytes(), want));
   }
 
   /** Blocks of one piece the picker chooses, then the pieces after it while they are free. */
