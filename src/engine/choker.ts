@@ -1,6 +1,6 @@
 /**
  * Choking: who may download from us. Tit-for-tat while we download (unchoke those who give us the
- * most), fastest takers while we seed, plus one optimistic unchoke that rotates so newcomers get a
+ * most), those furthest behind while we seed, plus one optimistic unchoke that rotates so newcomers get a
  * chance to prove themselves (BEP 3's algorithm, as libtorrent and mainline do it).
  *
  * Pure policy: it is handed the connections and returns decisions; the torrent applies them.
@@ -13,6 +13,8 @@ export interface ChokeCandidate {
   downRate(): number;
   /** Bytes/s we send this peer. */
   upRate(): number;
+  /** Fraction of the torrent the peer has, 0..1, if known. */
+  progress?(): number;
 }
 
 export interface ChokerOptions {
@@ -43,8 +45,13 @@ export class Choker {
   decide(peers: readonly ChokeCandidate[], seeding: boolean): Set<string> {
     const interested = peers.filter((p) => p.peerInterested);
     const score = (p: ChokeCandidate) => (seeding ? p.upRate() : p.downRate());
-    // Ties (all zero at start) keep current unchokes first, so slots do not flap.
-    interested.sort((a, b) => score(b) - score(a) || Number(a.amChoking) - Number(b.amChoking));
+    // Seeding: those furthest behind first. A dataset is distributed when its last node has it,
+    // and the node most behind has the most a seed can give it; a seed that serves its fastest
+    // takers lets the early finishers pull ahead while the slowest wait. Ties: fastest takers.
+    // Downloading: tit-for-tat. Ties (all zero at start) keep current unchokes first, so slots do
+    // not flap.
+    const behind = (p: ChokeCandidate) => (seeding && p.progress ? p.progress() : 0);
+    interested.sort((a, b) => behind(a) - behind(b) || score(b) - score(a) || Number(a.amChoking) - Number(b.amChoking));
     const unchoke = new Set(interested.slice(0, this.slots).map((p) => p.key));
     const rest = interested.filter((p) => !unchoke.has(p.key));
     const t = this.now();

@@ -738,6 +738,8 @@ export class Torrent {
         c.close('both seeding');
       }
     }
+    // A new seed chooses whom to serve by a different rule: apply it now, not in up to 10 s.
+    if (this.connections.size) this.rechoke();
     this.opts.events.emit('torrent:done', { infoHash: this.infoHashHex });
     if (!this.opts.fromOrigin) void this.origins.stop();
     this.doneResolve();
@@ -845,5 +847,12 @@ function isLoopback(host: string): boolean {
 }
 
 function candidate(c: PeerConnection) {
-  return { key: c.key, peerInterested: c.peerInterested, amChoking: c.amChoking, downRate: () => c.down.rate(), upRate: () => c.up.rate() };
+  return {
+    key: c.key,
+    peerInterested: c.peerInterested,
+    amChoking: c.amChoking,
+    downRate: () => c.down.rate(),
+    upRate: () => c.up.rate(),
+    progress: () => (c.peerHasAll ? 1 : c.have.count / Math.max(1, c.have.size)),
+  };
 }

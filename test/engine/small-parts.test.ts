@@ -27,11 +27,21 @@ describe('choker', () => {
     assert.ok(c2.decide(peers, false).size === 3);
   });
 
-  it('seeding: unchokes the fastest takers', () => {
+  it('seeding: unchokes the fastest takers when nothing else is known', () => {
     const c = new Choker({ slots: 1, random: () => 0 });
     const u = c.decide([peer('slow', 0, 1), peer('fast', 0, 100), peer('mid', 0, 50)], true);
     assert.ok(u.has('fast'));
     assert.ok(!u.has('mid') || !u.has('slow'), 'one slot and one optimistic only');
+  });
+
+  it('seeding: those furthest behind first, fastest takers among equals', () => {
+    const c = new Choker({ slots: 2, random: () => 0 });
+    const at = (key: string, up: number, progress: number): ChokeCandidate => ({ ...peer(key, 0, up), progress: () => progress });
+    const u = c.decide([at('nearly-done', 100, 0.9), at('behind-slow', 1, 0.1), at('behind-fast', 50, 0.1), at('half', 80, 0.5)], true);
+    assert.ok(u.has('behind-slow') && u.has('behind-fast'), [...u].join());
+    // While downloading, progress does not matter: tit-for-tat.
+    const d = new Choker({ slots: 1, random: () => 0 }).decide([{ ...peer('giver', 100, 0), progress: () => 0.9 }, { ...peer('taker', 0, 0), progress: () => 0 }], false);
+    assert.ok(d.has('giver'));
   });
 });
 
