@@ -115,6 +115,8 @@ async function open(t: Metainfo, opts: TransferOptions, select: string[], existi
     originRate: opts.originRate,
     originConnections: opts.originConnections,
     fromOrigin: opts.fromOrigin,
+    // No tracker and no peer to dial: nobody will come unless they find us; origins need not wait.
+    expectPeers: peers.length > 0 || t.trackers.length > 0 || (opts.trackers?.length ?? 0) > 0 || existing !== undefined,
   });
   for (const p of peers) torrent.addPeer(p.host, p.port, 'manual');
   const trackers = startTrackers(t, torrent, session, opts, bytes);

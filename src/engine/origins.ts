@@ -51,6 +51,8 @@ export interface OriginsOptions {
   peersHaveWanted: () => { any: boolean; unchoking: boolean };
   /** Connections to known peers are being set up (we do not know what they have yet). */
   peersPending: () => boolean;
+  /** Peers may turn up (trackers, given peers, a magnet): false for a node that is alone by design. */
+  expectPeers: boolean;
   /** Our peer id, and those of connected seedbank peers that are still downloading. */
   selfId: Buffer;
   fetchingPeers: () => Buffer[];
@@ -168,7 +170,7 @@ export class Origins {
    * connection, one piece at a time) until the membership settles. A lone node loses little.
    */
   private settling(): boolean {
-    return this.o.now() - this.startedAt < SWARM_SETTLE_MS;
+    return this.o.expectPeers && this.o.now() - this.startedAt < SWARM_SETTLE_MS;
   }
 
   private accept(i: number): boolean {

@@ -74,6 +74,8 @@ export interface TorrentOptions {
    * except that pieces already in `have` are served as usual.
    */
   fromOrigin?: boolean;
+  /** Peers may turn up (trackers, given peers). False: a lone download, origins at full speed at once. @default true */
+  expectPeers?: boolean;
   now?: () => number;
   random?: () => number;
 }
@@ -198,6 +200,7 @@ export class Torrent {
       now: this.now,
       lastPeerBlockAt: () => this.lastPeerBlockAt,
       peersPending: () => this.halfOpen > 0,
+      expectPeers: opts.expectPeers ?? true,
       peersHaveWanted: () => {
         let any = false;
         for (const c of this.connections.values()) {

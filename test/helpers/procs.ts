@@ -2,7 +2,7 @@
  * Long-running child processes for interop tests (a seed that runs while another client
  * downloads): start, wait for a JSON line that says it is ready, stop, always with time limits.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -85,4 +85,22 @@ export function background(cmd: string, args: string[]): Background {
       return code;
     },
   };
+}
+
+/**
+ * The `skip` option of a libtorrent interop suite: false when python3-libtorrent imports, else the
+ * written reason. In CI a missing libtorrent is a failure, not a skip: call `requireLibtorrentInCi`
+ * from the suite's `before`.
+ */
+export const LIBTORRENT_SKIP: false | string = (() => {
+  try {
+    execFileSync(PYTHON, ['-c', 'import libtorrent'], { stdio: 'ignore' });
+    return false;
+  } catch {
+    return 'python3-libtorrent is not installed: run .ci/run or apt-get install python3-libtorrent';
+  }
+})();
+
+export function requireLibtorrentInCi(): void {
+  if (LIBTORRENT_SKIP && process.env['CI']) throw new Error('CI must have python3-libtorrent (.ci/run installs it)');
 }

@@ -4,36 +4,27 @@
  * from a magnet link with only seedbank's address (BEP 9 metadata from seedbank).
  */
 import assert from 'node:assert/strict';
-import { execFile as execFileCb, execFileSync } from 'node:child_process';
+import { execFile as execFileCb } from 'node:child_process';
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { type Dataset, makeInteropDataset } from '../helpers/dataset.js';
-import { type Background, CLI, PYTHON, background, repoRoot } from '../helpers/procs.js';
+import { type Background, CLI, PYTHON, background, repoRoot, LIBTORRENT_SKIP, requireLibtorrentInCi } from '../helpers/procs.js';
 
 const execFile = promisify(execFileCb);
 const PEER = path.join(repoRoot(), 'test', 'interop', 'lt_peer.py');
 const PIECE = 16384;
 
-function libtorrentAvailable(): boolean {
-  try {
-    execFileSync(PYTHON, ['-c', 'import libtorrent'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const HAVE_LT = libtorrentAvailable();
-const SKIP = HAVE_LT ? false : 'python3-libtorrent is not installed: run .ci/run or apt-get install python3-libtorrent';
+const SKIP = LIBTORRENT_SKIP;
 
 let tmp: string;
 let ds: Dataset;
 const running: Background[] = [];
 
 before(async () => {
-  if (!HAVE_LT && process.env['CI']) throw new Error('CI must have python3-libtorrent (.ci/run installs it)');
+  requireLibtorrentInCi();
   tmp = await mkdtemp(path.join(os.tmpdir(), 'seedbank-lt-transfer-'));
   ds = await makeInteropDataset(path.join(tmp, 'src'), PIECE);
 });

@@ -11,7 +11,7 @@
  * clients' URL encoding meets the origin's per-segment decoding.
  */
 import assert from 'node:assert/strict';
-import { execFile as execFileCb, execFileSync } from 'node:child_process';
+import { execFile as execFileCb } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,7 +20,7 @@ import { promisify } from 'node:util';
 import { type HttpOrigin, startOrigin } from '../../src/origin/http-origin.js';
 import { runCli } from '../helpers/cli.js';
 import { type Dataset, deterministicBytes, makeInteropDataset } from '../helpers/dataset.js';
-import { type Background, PYTHON, background, repoRoot } from '../helpers/procs.js';
+import { type Background, PYTHON, background, repoRoot, LIBTORRENT_SKIP, requireLibtorrentInCi } from '../helpers/procs.js';
 
 const execFile = promisify(execFileCb);
 const WEBSEED = path.join(repoRoot(), 'test', 'interop', 'lt_webseed.py');
@@ -33,16 +33,7 @@ const LT_TIMEOUT_S = 60;
 const STEP_MS = 90_000;
 const TEST_MS = 180_000;
 
-function libtorrentAvailable(): boolean {
-  try {
-    execFileSync(PYTHON, ['-c', 'import libtorrent'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const HAVE_LT = libtorrentAvailable();
-const SKIP = HAVE_LT ? false : 'python3-libtorrent is not installed: run .ci/run or apt-get install python3-libtorrent';
+const SKIP = LIBTORRENT_SKIP;
 
 let tmp: string;
 let ds: Dataset;
@@ -50,7 +41,7 @@ let origin: HttpOrigin;
 const running: Background[] = [];
 
 before(async () => {
-  if (!HAVE_LT && process.env['CI']) throw new Error('CI must have python3-libtorrent (.ci/run installs it)');
+  requireLibtorrentInCi();
   tmp = await mkdtemp(path.join(os.tmpdir(), 'seedbank-lt-webseed-'));
   ds = await makeInteropDataset(path.join(tmp, 'src'), PIECE);
   // The origin serves the dataset folder's parent: BEP 19 maps a folder URL to url + name + '/' + path.
