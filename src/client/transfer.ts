@@ -115,8 +115,10 @@ async function open(t: Metainfo, opts: TransferOptions, select: string[], existi
     originRate: opts.originRate,
     originConnections: opts.originConnections,
     fromOrigin: opts.fromOrigin,
-    // No tracker and no peer to dial: nobody will come unless they find us; origins need not wait.
-    expectPeers: peers.length > 0 || t.trackers.length > 0 || (opts.trackers?.length ?? 0) > 0 || existing !== undefined,
+    // Peers found through trackers (and magnets) arrive over seconds, and two that announced at the
+    // same moment do not know each other yet: the origins go gently at first. Peers given by
+    // address are dialed at once, and a node alone has nothing to wait for.
+    expectPeers: t.trackers.length > 0 || (opts.trackers?.length ?? 0) > 0 || existing !== undefined,
   });
   for (const p of peers) torrent.addPeer(p.host, p.port, 'manual');
   const trackers = startTrackers(t, torrent, session, opts, bytes);

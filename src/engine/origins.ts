@@ -51,7 +51,7 @@ export interface OriginsOptions {
   peersHaveWanted: () => { any: boolean; unchoking: boolean };
   /** Connections to known peers are being set up (we do not know what they have yet). */
   peersPending: () => boolean;
-  /** Peers may turn up (trackers, given peers, a magnet): false for a node that is alone by design. */
+  /** Peers will turn up over the first seconds (trackers, a magnet); false: given peers only, or none. */
   expectPeers: boolean;
   /** Our peer id, and those of connected seedbank peers that are still downloading. */
   selfId: Buffer;
@@ -92,10 +92,9 @@ export class Origins {
         accept: (i) => this.accept(i),
         canRequest: () => this.o.canRequest(),
         slots: (max) => this.slots(max),
-        // In a swarm, one piece per request: a piece in flight from the origin is invisible to the
-        // other nodes until it is complete, and ownership may change under a long run while peers
-        // connect. Alone, long runs: fewer requests.
-        maxRunBytes: () => (this.policy !== 'origin-first' && (this.settling() || this.memberIds().length > 0) ? 0 : Infinity),
+        // While the swarm settles, one piece per request: ownership may still change as peers
+        // connect, and a piece in flight is invisible to the others until it is complete.
+        maxRunBytes: () => (this.policy !== 'origin-first' && this.settling() ? 0 : Infinity),
         dropped: (key, reason) => {
           this.o.picker.peerGone(key);
           this.o.onDropped(url, reason);
@@ -151,16 +150,10 @@ export class Origins {
     return this.o.picker.availability(i) - origins;
   }
 
-  /**
-   * Connections per origin: all of them for a lone node (parallel ranges are what make a single
-   * download fast), a share when seedbank peers fetch from it too. Each node fetches only the
-   * pieces it owns, so more connections would not add origin throughput; they would only keep
-   * more pieces in flight for longer, under an ownership that may change as peers connect.
-   */
+  /** Connections per origin: one while the swarm settles (see `settling`), then all of them. */
   private slots(max: number): number {
     if (this.policy === 'origin-first') return max;
-    if (this.settling()) return 1;
-    return Math.max(1, Math.ceil(max / (1 + this.memberIds().length)));
+    return this.settling() ? 1 : max;
   }
 
   /**

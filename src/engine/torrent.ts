@@ -74,7 +74,7 @@ export interface TorrentOptions {
    * except that pieces already in `have` are served as usual.
    */
   fromOrigin?: boolean;
-  /** Peers may turn up (trackers, given peers). False: a lone download, origins at full speed at once. @default true */
+  /** Peers will turn up over the first seconds (trackers, magnets): origins start gently. @default true */
   expectPeers?: boolean;
   now?: () => number;
   random?: () => number;
@@ -413,6 +413,10 @@ export class Torrent {
     this.picker.peerGone(conn.key);
     const known = this.peers.get(conn.key);
     if (known) known.connected = false;
+    if (!conn.outgoing && conn.listenPort) {
+      const listening = this.peers.get(peerKey(conn.host, conn.listenPort));
+      if (listening) listening.connected = false;
+    }
     this.opts.events.emit('peer:disconnected', { infoHash: this.infoHashHex, peer: conn.key, reason });
     if (!this.stopped) {
       for (const c of this.connections.values()) this.fillRequests(c);
@@ -795,6 +799,10 @@ export class Torrent {
         if (typeof hs.p === 'number' && hs.p > 0 && !conn.outgoing) {
           conn.listenPort = hs.p;
           this.peers.add(conn.host, hs.p, 'incoming');
+          // We are connected to that address already (it dialed us): do not dial it again when a
+          // tracker or PEX names it, or every pair of peers ends up with two connections.
+          const listening = this.peers.get(peerKey(conn.host, hs.p));
+          if (listening) listening.connected = true;
         }
       } else if (id === EXT_METADATA) {
         this.onMetadataRequest(conn, payload);
