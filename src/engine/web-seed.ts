@@ -14,11 +14,11 @@
  */
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { fileAt } from '../codec/layout.js';
 import { type Metainfo } from '../codec/metainfo.js';
 import { type BlockRequest, type PiecePicker } from './picker.js';
 import { type TokenBucket, takeAll } from './rate-limit.js';
 import { HttpRangeConnection, HttpRangeUnsupported } from './http-range.js';
+import { HttpError, checkRangeAnswer, fileUrl, spansOf } from './web-seed-mapping.js';
 
 export interface WebSeedHost {
   readonly metainfo: Metainfo;
@@ -71,17 +71,6 @@ const RUN_SECONDS = 0.5;
 const FIRST_RUN_BYTES = 1024 * 1024;
 /** An idle connection slot looks for work this often even without a wake-up. */
 const IDLE_POLL_MS = 500;
-
-class HttpError extends Error {
-  override name = 'HttpError';
-}
-
-/** One contiguous byte range of one file (or of pad bytes, which are zeros and never fetched). */
-interface Span {
-  file: number;
-  position: number;
-  length: number;
-}
 
 export class WebSeed {
   readonly key: string;
@@ -319,17 +308,8 @@ export class WebSeed {
     this.host.deliver(this.key, b.req, data);
   }
 
-  /** BEP 19: a folder URL (ending in '/') gets the torrent name, and for multi-file torrents the path. */
   fileUrl(file: number): string {
-    const t = this.host.metainfo;
-    const u = new URL(this.url);
-    const enc = (parts: readonly string[]) => parts.map(encodeURIComponent).join('/');
-    if (t.singleFile) {
-      if (u.pathname.endsWith('/')) u.pathname += enc([t.name]);
-    } else {
-      u.pathname += `${u.pathname.endsWith('/') ? '' : '/'}${enc([t.name, ...t.files[file]!.path])}`;
-    }
-    return u.toString(); // the query string (a presigned URL's signature) is kept as it was
+    return fileUrl(this.url, this.host.metainfo, file);
   }
 
   /** GET bytes [position, position + length) of `url`, following redirects; chunks go to `sink`. */
@@ -484,33 +464,5 @@ export class WebSeed {
       res.once('error', (e) => finish(e));
       res.once('close', () => finish(got === length ? null : new HttpError(`${url}: connection closed after ${got} of ${length} bytes`)));
     });
-  }
-}
-
-/** The file spans of [start, end) in the piece stream; bytes past the last file are a pad span (-1). */
-export function spansOf(t: Metainfo, start: number, end: number): Span[] {
-  const out: Span[] = [];
-  let at = start;
-  for (let fi = fileAt(t.files, start); at < end && fi < t.files.length; fi++) {
-    const f = t.files[fi]!;
-    const fileEnd = f.offset + f.length;
-    if (fileEnd <= at) continue;
-    const take = Math.min(fileEnd, end) - at;
-    out.push({ file: fi, position: at - f.offset, length: take });
-    at += take;
-  }
-  if (at < end) out.push({ file: -1, position: 0, length: end - at });
-  return out;
-}
-
-/** A range answer must be 206 for exactly the bytes asked for (or 200 with the whole file from 0). */
-function checkRangeAnswer(url: string, status: number, contentRange: string, contentLength: number, position: number, length: number): void {
-  if (status === 206) {
-    const cr = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(contentRange);
-    if (!cr || Number(cr[1]) !== position || Number(cr[2]) !== position + length - 1) {
-      throw new HttpError(`${url}: answered a different range (${contentRange || 'none'})`);
-    }
-  } else if (!(status === 200 && position === 0 && contentLength === length)) {
-    throw new HttpError(`${url}: HTTP ${status}${status === 200 ? ' without range support' : ''}`);
   }
 }
