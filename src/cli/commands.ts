@@ -54,17 +54,25 @@ function checkUrl(u: string, what: string): string {
   return u;
 }
 
+/** A BEP 19 web seed given on the command line: an http(s) URL, or a one-line usage error. */
+export function checkWebSeedUrl(w: string, what = '--webseed'): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(w);
+  } catch {
+    throw new UsageError(`${what} ${JSON.stringify(w)} is not a URL`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new UsageError(`${what} ${JSON.stringify(w)} must be an http(s) URL`);
+  return w;
+}
+
 export async function runCreate(input: string, f: CreateFlags): Promise<number> {
   const versions = [f.v1 && 'v1', f.v2 && 'v2', f.hybrid && 'hybrid'].filter(Boolean) as TorrentVersion[];
   if (versions.length > 1) throw new UsageError('choose one of --v1, --v2 and --hybrid');
   const version = versions[0] ?? 'hybrid';
   const out = f.output ?? `${path.basename(path.resolve(input))}.torrent`;
   const trackers = f.tracker.map((t) => checkUrl(t, '--tracker'));
-  const webSeeds = f.webseed.map((w) => {
-    const u = checkUrl(w, '--webseed');
-    if (!u.startsWith('http')) throw new UsageError(`--webseed ${JSON.stringify(w)} must be an http(s) URL`);
-    return u;
-  });
+  const webSeeds = f.webseed.map((w) => checkWebSeedUrl(w));
   const started = Date.now();
   let progress: ReturnType<typeof startProgress> | null = null;
   const { torrent, metainfo } = await createTorrent(input, {

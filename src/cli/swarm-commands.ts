@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { ORIGIN_POLICIES, type OriginPolicy, type Transfer, UsageError, isMagnet, parseMagnet, startDownload, startMagnetDownload, startSeeding } from '../index.js';
-import { loadTorrentFile, parseByteCount } from './commands.js';
+import { checkWebSeedUrl, loadTorrentFile, parseByteCount } from './commands.js';
 import { formatBytes, formatRate, printJson, startProgress } from './output.js';
 
 interface RateFlags {
@@ -41,16 +41,7 @@ export interface SeedFlags extends RateFlags {
 }
 
 function originFlags(f: GetFlags): { webSeeds: string[]; originPolicy: OriginPolicy; originRate: number; originConnections: number } {
-  const webSeeds = (f.webseed ?? []).map((w) => {
-    let u: URL;
-    try {
-      u = new URL(w);
-    } catch {
-      throw new UsageError(`--webseed ${JSON.stringify(w)} is not a URL`);
-    }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`--webseed ${JSON.stringify(w)} must be an http(s) URL`);
-    return w;
-  });
+  const webSeeds = (f.webseed ?? []).map((w) => checkWebSeedUrl(w));
   const policy = f.originPolicy ?? 'balanced';
   if (!(ORIGIN_POLICIES as readonly string[]).includes(policy)) throw new UsageError(`--origin-policy ${JSON.stringify(policy)} is not one of ${ORIGIN_POLICIES.join(', ')}`);
   const conns = Number(f.originConnections ?? '4');
