@@ -36,7 +36,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createTorrent } from '../../src/index.js';
-import { fluidBound } from './fluid.js';
+import { fluidBound } from '../../src/sim/fluid.js';
 import { type Host, type Network, createNetwork, removeLeftovers, removeNetwork, wireBytes } from './netns.js';
 import { renderPlot } from './plot.js';
 

@@ -6,6 +6,7 @@
  * Not for: sockets before the handshake (session.ts), picking policy (picker.ts), choking policy
  * (choker.ts), bytes on disk (storage/).
  */
+import { queueDepth, requestsToAdd } from './request-queue.js';
 import type { Socket } from 'node:net';
 import { Bitfield } from '../codec/bitfield.js';
 import { type Metainfo } from '../codec/metainfo.js';
@@ -543,12 +544,6 @@ export class Torrent {
     }
   }
 
-  /** Requests to keep queued at a peer: about one second of its rate, within its `reqq`. */
-  private queueDepth(conn: PeerConnection): number {
-    const perSecond = conn.down.rate() / 16384;
-    return Math.max(16, Math.min(conn.reqq, 1000, Math.ceil(perSecond)));
-  }
-
   private fillRequests(conn: PeerConnection): void {
     if (this.stopped || conn.closed || !conn.amInterested) return;
     if (conn.peerChoking && conn.allowedFast.size === 0) return;
@@ -556,10 +551,8 @@ export class Torrent {
     if (this.backlog >= MAX_BACKLOG_BYTES) return;
     const have = this.inflight.get(conn.key) ?? 0;
     if (have === 0) conn.lastBlockAt = this.now(); // the wait for a block starts now
-    const depth = conn.snubbed ? 1 : this.queueDepth(conn);
-    const want = depth - have;
-    // Refill in batches: one write of many requests, not one write per block received.
-    if (want <= 0 || (have > 0 && want < Math.min(16, depth / 2))) return;
+    const want = requestsToAdd(have, queueDepth(conn.down.rate(), conn.reqq, conn.snubbed));
+    if (want === 0) return;
     const picked = this.picker.pick(conn.key, want, { choked: conn.peerChoking, allowedFast: conn.allowedFast });
     // A piece that failed with blocks from several peers is fetched again from one peer only, so
     // the retry either passes (and smart ban names the liar) or fails with a single sender.

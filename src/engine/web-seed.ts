@@ -18,6 +18,7 @@ import { type Metainfo } from '../codec/metainfo.js';
 import { type BlockRequest, type PiecePicker } from './picker.js';
 import { type TokenBucket, takeAll } from './rate-limit.js';
 import { HttpRangeConnection, HttpRangeUnsupported } from './http-range.js';
+import { pickRun, runLimit } from './origin-run.js';
 import { HttpError, checkRangeAnswer, fileUrl, spansOf } from './web-seed-mapping.js';
 
 export interface WebSeedHost {
@@ -65,10 +66,6 @@ export interface WebSeedStats {
 const MAX_REDIRECTS = 5;
 const BACKOFF_FIRST_MS = 1000;
 const BACKOFF_MAX_MS = 60_000;
-/** A run lasts about this long at the connection's last measured rate. */
-const RUN_SECONDS = 0.5;
-/** The first run of a connection, before it has a rate. */
-const FIRST_RUN_BYTES = 1024 * 1024;
 /** An idle connection slot looks for work this often even without a wake-up. */
 const IDLE_POLL_MS = 500;
 
@@ -211,39 +208,12 @@ export class WebSeed {
     }
   }
 
-  /**
-   * Bytes to ask for in one run: about RUN_SECONDS of this connection's rate, at least a piece.
-   * Long runs cost fewer requests; short ones keep pieces moving (a piece is shareable only once
-   * it is complete) and keep a slow origin from holding many pieces at once.
-   */
   private runLimit(rate: number): number {
-    const pl = this.host.metainfo.pieceLength;
-    const want = rate > 0 ? rate * RUN_SECONDS : FIRST_RUN_BYTES;
-    return Math.max(pl, Math.min(this.runBytes, this.host.maxRunBytes(), want));
+    return runLimit(rate, this.host.metainfo.pieceLength, Math.min(this.runBytes, this.host.maxRunBytes()));
   }
 
-  /** Blocks of one piece the picker chooses, then the pieces after it while they are free. */
   private pickRun(limit: number): Array<{ req: BlockRequest; done: boolean }> {
-    const t = this.host.metainfo;
-    const picker = this.host.picker;
-    const perPiece = Math.ceil(t.pieceLength / 16384);
-    const first = picker.pick(this.key, perPiece, { accept: (i) => this.host.accept(i) });
-    if (first.length === 0) return [];
-    const reqs = [...first];
-    let bytes = first.reduce((n, r) => n + r.length, 0);
-    let next = Math.max(...first.map((r) => r.index)) + 1;
-    while (bytes + t.pieceLength <= limit && next < t.numPieces && this.host.accept(next)) {
-      const more = picker.pickPiece(this.key, next, perPiece);
-      if (more.length === 0 || more[0]!.begin !== 0) {
-        for (const r of more) picker.requestFailed(this.key, r);
-        break;
-      }
-      reqs.push(...more);
-      bytes += more.reduce((n, r) => n + r.length, 0);
-      next++;
-    }
-    reqs.sort((a, b) => a.index - b.index || a.begin - b.begin);
-    return reqs.map((req) => ({ req, done: false }));
+    return pickRun(this.host.picker, this.key, this.host.metainfo, limit, (i) => this.host.accept(i)).map((req) => ({ req, done: false }));
   }
 
   /** Fetches the blocks in `run` (sorted), one HTTP request per contiguous span of one file. */
