@@ -457,3 +457,30 @@ function decodeDict(payload: Uint8Array, what: string): BDict {
 function asWireError(e: unknown, what: string): unknown {
   return e instanceof BencodeError ? new WireError('WIRE_EXTENSION', `${what}: ${e.message}`) : e;
 }
+
+// ---------------------------------------------------------------------------------------------
+// sb_members (seedbank's own extension): the peer ids of the sender's seedbank neighbours that
+// still download from the origin, so that origin ownership is decided over two hops
+// (engine/member-view.ts). Other clients never see it: it is only sent to peers that list it in
+// their extension handshake.
+// ---------------------------------------------------------------------------------------------
+
+/** Ids in one sb_members message. */
+export const MAX_MEMBER_IDS = 100;
+
+export function encodeMembers(ids: readonly Uint8Array[]): Buffer {
+  const list = ids.slice(0, MAX_MEMBER_IDS);
+  if (list.some((id) => id.length !== 20)) throw new RangeError('sb_members: peer ids are 20 bytes');
+  return bencode(new Map<string, BEncodable>([['ids', Buffer.concat(list)]]));
+}
+
+/** Throws WireError if the payload is not a dictionary or `ids` is not a whole number of 20-byte ids. */
+export function decodeMembers(payload: Uint8Array): Uint8Array[] {
+  const d = decodeDict(payload, 'sb_members');
+  const v = d.get('ids');
+  if (v === undefined) return [];
+  if (!(v instanceof Uint8Array) || v.length % 20 !== 0) throw new WireError('WIRE_EXTENSION', 'sb_members: ids is not a string of 20-byte peer ids');
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < v.length && out.length < MAX_MEMBER_IDS; i += 20) out.push(v.subarray(i, i + 20));
+  return out;
+}

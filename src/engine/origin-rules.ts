@@ -22,8 +22,47 @@ export const CHOKED_STALL_MS = 15_000;
 export const SWARM_SETTLE_MS = 2000;
 /** Ownership is decided per stretch of this many bytes of consecutive pieces (at least a piece). */
 export const OWNED_STRETCH_BYTES = 2 * 1024 * 1024;
+/**
+ * `balanced`/`fallback` with seedbank neighbours: no origin fetch this early, until their second
+ * member report (member-view.ts, sent 500 ms after connecting) tells us who else fetches.
+ */
+export const MEMBERS_WAIT_MS = 600;
 /** `balanced`: at most this long waiting for dialed peers' bitfields before using the origin. */
 export const BALANCED_GRACE_MS = 2000;
+
+/** How often the member list (and with it ownership) is read again. */
+const MEMBERS_REFRESH_MS = 500;
+
+export interface WantedPeers {
+  any: boolean;
+  unchoking: boolean;
+  unchokingQuietMs: number;
+}
+
+/** A connection as `wantedPeers` sees it. */
+export interface WantedPeerView {
+  amInterested: boolean;
+  peerChoking: boolean;
+  /** Requests outstanding at this peer. */
+  inflight: number;
+  /** When its last block came, or when we started asking (after having nothing outstanding). */
+  lastBlockAt: number;
+}
+
+/** What `peersHaveWanted` reports, from the connections. */
+export function wantedPeers(conns: Iterable<WantedPeerView>, now: number): WantedPeers {
+  let any = false;
+  let unchoking = false;
+  let quiet = Infinity;
+  for (const c of conns) {
+    if (!c.amInterested) continue;
+    any = true;
+    if (c.peerChoking) continue;
+    unchoking = true;
+    quiet = Math.min(quiet, c.inflight > 0 ? now - c.lastBlockAt : 0);
+  }
+  return { any, unchoking, unchokingQuietMs: unchoking ? quiet : 0 };
+}
 
 export interface OriginRulesOptions {
   policy?: OriginPolicy;
@@ -31,15 +70,22 @@ export interface OriginRulesOptions {
   now: () => number;
   /** When a peer last delivered a block (or when the torrent started). */
   lastPeerBlockAt: () => number;
-  /** Connected peers that have a piece we want (we are interested): any, and any not choking us. */
-  peersHaveWanted: () => { any: boolean; unchoking: boolean };
+  /**
+   * Connected peers that have a piece we want (we are interested): any, any not choking us, and
+   * how long the least quiet of those not choking us has left our requests unanswered (0 when
+   * we have none outstanding there).
+   */
+  peersHaveWanted: () => WantedPeers;
   /** Connections to known peers are being set up (we do not know what they have yet). */
   peersPending: () => boolean;
   /** Peers will turn up over the first seconds (trackers, a magnet); false: given peers only, or none. */
   expectPeers: boolean;
   /** How many connected peers (not origins) have piece i. */
   peerAvailability: (index: number) => number;
-  /** Our peer id, and those of connected seedbank peers that are still downloading. */
+  /**
+   * Our peer id, and those of the seedbank nodes still downloading that share the origin with us:
+   * connected ones and those our neighbours report (member-view.ts).
+   */
   selfId: Uint8Array;
   fetchingPeers: () => Uint8Array[];
 }
@@ -52,6 +98,8 @@ export class OriginRules {
   private readonly stretch: number;
   private readonly idHashes = new Map<string, number>();
   private members: { at: number; ids: number[] } = { at: -Infinity, ids: [] };
+  /** Ownership by stretch for the current member list. */
+  private readonly owned = new Map<number, boolean>();
 
   constructor(private readonly o: OriginRulesOptions) {
     this.policy = o.policy ?? 'balanced';
@@ -63,16 +111,21 @@ export class OriginRules {
   /** Connections per origin: one while the swarm settles (see `settling`), then all of them. */
   slots(max: number): number {
     if (this.policy === 'origin-first') return max;
-    return this.settling() ? 1 : max;
+    return this.gentle() ? 1 : max;
+  }
+
+  /** One connection, one piece at a time: while the swarm settles, or while starved. */
+  private gentle(): boolean {
+    return this.settling() || this.mode() === 'starved';
   }
 
   /**
    * Bytes one request may ask for beyond its first piece: none while the swarm settles
    * (ownership may still change as peers connect, and a piece in flight is invisible to the
-   * others until it is complete), unbounded otherwise.
+   * others until it is complete) or while we are starved (see `mode`), unbounded otherwise.
    */
   maxRunBytes(): number {
-    return this.policy !== 'origin-first' && this.settling() ? 0 : Infinity;
+    return this.policy !== 'origin-first' && this.gentle() ? 0 : Infinity;
   }
 
   /**
@@ -85,22 +138,42 @@ export class OriginRules {
     return this.o.expectPeers && this.o.now() - this.startedAt < SWARM_SETTLE_MS;
   }
 
+  /**
+   * - `stalled`: peers that have what we want and let us ask have not answered our requests for
+   *   STALL_MS: they cannot keep up, and the origin steps in at full speed. (Measured from when
+   *   we asked, not from our last block: in a young swarm a node often has had nothing to ask
+   *   for a while, and a peer that unchokes it then is not stalling.)
+   * - `starved`: nothing at all from any peer for CHOKED_STALL_MS: those that have what we want
+   *   choke us (we have nothing they lack), or nobody has it (its owner left or does not use the
+   *   origin). The origin sends one piece at a time: a piece our neighbours lack makes them
+   *   trade with us, and it costs the origin little.
+   * Peers that choke us for less long are only waiting for the next rechoke (10 s; a flash crowd
+   * starts that way), and peers that have nothing we want yet are not stalling: the pieces'
+   * owners are at work.
+   */
+  mode(): 'normal' | 'stalled' | 'starved' {
+    const t = this.o.now();
+    if (this.modeAt.at === t) return this.modeAt.mode;
+    const w = this.o.peersHaveWanted();
+    let mode: 'normal' | 'stalled' | 'starved' = 'normal';
+    if (w.unchoking && w.unchokingQuietMs >= STALL_MS) mode = 'stalled';
+    else if (t - this.o.lastPeerBlockAt() >= CHOKED_STALL_MS) mode = 'starved';
+    this.modeAt = { at: t, mode };
+    return mode;
+  }
+
+  private modeAt: { at: number; mode: 'normal' | 'stalled' | 'starved' } = { at: NaN, mode: 'normal' };
+
   /** Whether the origin may serve piece i to us now. */
   accept(i: number): boolean {
     if (this.policy === 'origin-first') return true;
     const t = this.o.now();
-    // Peers that have what we want and let us ask but send nothing cannot keep up: the origin
-    // steps in. Peers that choke us are only waiting for the next rechoke (10 s; a flash crowd
-    // starts that way), so they get longer. Peers that have nothing we want yet are not stalling:
-    // the pieces' owners are at work.
-    const quiet = t - this.o.lastPeerBlockAt();
-    if (quiet >= STALL_MS) {
-      const w = this.o.peersHaveWanted();
-      if (w.unchoking || (w.any && quiet >= CHOKED_STALL_MS)) return true;
-    }
+    if (this.mode() !== 'normal') return true;
     if (this.policy === 'fallback' && t - this.startedAt < FALLBACK_GRACE_MS) return false;
-    // A node joining a swarm should learn what its peers have before it pays the origin.
+    // A node joining a swarm should learn what its peers have before it pays the origin, and
+    // who else fetches from it (ownership decided on a partial view fetches pieces twice).
     if (t - this.startedAt < BALANCED_GRACE_MS && this.o.peersPending()) return false;
+    if (this.o.expectPeers && t - this.startedAt < MEMBERS_WAIT_MS && this.memberIds().length > 0) return false;
     return this.o.peerAvailability(i) <= 0 && this.owns(i);
   }
 
@@ -115,16 +188,25 @@ export class OriginRules {
     const others = this.memberIds();
     if (others.length === 0) return true;
     // Owned in stretches of consecutive pieces, so one origin request can fetch several.
-    const k = mix32(Math.floor(i / this.stretch) + 0x9e3779b9);
+    const s = Math.floor(i / this.stretch);
+    const known = this.owned.get(s);
+    if (known !== undefined) return known;
+    const k = mix32(s + 0x9e3779b9);
     const mine = mix32(this.selfHash ^ k);
-    for (const o of others) if (mix32(o ^ k) > mine) return false;
-    return true;
+    let owner = true;
+    for (const o of others) if (mix32(o ^ k) > mine) {
+      owner = false;
+      break;
+    }
+    this.owned.set(s, owner);
+    return owner;
   }
 
-  /** Member hashes, recomputed at most every 200 ms (accept runs once per candidate piece). */
+  /** Member hashes, recomputed at most every 500 ms (accept runs once per candidate piece). */
   private memberIds(): number[] {
     const t = this.o.now();
-    if (t - this.members.at < 200) return this.members.ids;
+    if (t - this.members.at < MEMBERS_REFRESH_MS) return this.members.ids;
+    this.owned.clear();
     const ids = this.o.fetchingPeers().map((id) => {
       const hex = Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex');
       let h = this.idHashes.get(hex);

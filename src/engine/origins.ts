@@ -18,7 +18,7 @@ import { type Metainfo } from '../codec/metainfo.js';
 import { type BlockRequest, type PiecePicker } from './picker.js';
 import { TokenBucket } from './rate-limit.js';
 import { WebSeed, type WebSeedStats } from './web-seed.js';
-import { OriginRules, type OriginPolicy } from './origin-rules.js';
+import { OriginRules, type OriginPolicy, type WantedPeers } from './origin-rules.js';
 
 export { ORIGIN_POLICIES, type OriginPolicy } from './origin-rules.js';
 
@@ -33,15 +33,15 @@ export interface OriginsOptions {
   now: () => number;
   /** When a peer last delivered a block (or when the torrent started). */
   lastPeerBlockAt: () => number;
-  /** Connected peers that have a piece we want (we are interested): any, and any not choking us. */
-  peersHaveWanted: () => { any: boolean; unchoking: boolean };
+  /** Connected peers that have a piece we want: see OriginRulesOptions. */
+  peersHaveWanted: () => WantedPeers;
   /** Connections to known peers are being set up (we do not know what they have yet). */
   peersPending: () => boolean;
   /** Peers will turn up over the first seconds (trackers, a magnet); false: given peers only, or none. */
   expectPeers: boolean;
   /** Our peer id, and those of connected seedbank peers that are still downloading. */
   selfId: Buffer;
-  fetchingPeers: () => Buffer[];
+  fetchingPeers: () => Uint8Array[];
   deliver(key: string, req: BlockRequest, data: Uint8Array): void;
   canRequest(): boolean;
   onDropped(url: string, reason: string): void;

@@ -7,11 +7,13 @@
  * (choker.ts), bytes on disk (storage/).
  */
 import { queueDepth, requestsToAdd } from './request-queue.js';
+import { wantedPeers } from './origin-rules.js';
+import { MEMBERS_INTERVAL_MS, MEMBERS_SECOND_REPORT_MS, MemberView } from './member-view.js';
 import type { Socket } from 'node:net';
 import { Bitfield } from '../codec/bitfield.js';
 import { type Metainfo } from '../codec/metainfo.js';
 import { type Message, RESERVED_EXTENSION, RESERVED_FAST, RESERVED_V2, makeReserved } from '../codec/wire.js';
-import { decodeExtHandshake, encodeExtHandshake, encodeMetadataMessage, decodeMetadataMessage, METADATA_PIECE_SIZE, decodePex } from '../codec/extensions.js';
+import { decodeExtHandshake, encodeExtHandshake, encodeMetadataMessage, decodeMetadataMessage, METADATA_PIECE_SIZE, decodePex, decodeMembers, encodeMembers } from '../codec/extensions.js';
 import { type EventChannel } from '../events.js';
 import type { Storage } from '../storage/storage.js';
 import { VERSION } from '../version.js';
@@ -102,6 +104,7 @@ export interface TorrentStats {
 const BAN_STRIKES = 4;
 const EXT_METADATA = 1;
 const EXT_PEX = 2;
+const EXT_MEMBERS = 3;
 /** A peer that sends no block this long while we wait for some is snubbed (its requests go elsewhere). */
 const SNUB_MS = 30_000;
 /** How often we tell peers about other peers (BEP 11 asks for at most once a minute). */
@@ -149,6 +152,9 @@ export class Torrent {
   private readonly origins: Origins;
   /** When a peer (not an origin) last delivered a block; starts at construction. */
   private lastPeerBlockAt: number;
+  /** Seedbank nodes our neighbours report (sb_members), and when we last reported to each peer. */
+  private readonly members: MemberView;
+  private readonly membersSentAt = new Map<string, number>();
   private readonly stats = { bytesFromPeers: 0, bytesUploaded: 0, hashFailures: 0, bannedPeers: 0 };
   private readonly now: () => number;
   private doneResolve!: () => void;
@@ -192,6 +198,7 @@ export class Torrent {
     });
     this.choker = new Choker({ now: this.now, random: opts.random });
     this.lastPeerBlockAt = this.now();
+    this.members = new MemberView(this.now);
     this.origins = new Origins({
       metainfo: t,
       picker: this.picker,
@@ -203,17 +210,12 @@ export class Torrent {
       peersPending: () => this.halfOpen > 0,
       expectPeers: opts.expectPeers ?? true,
       peersHaveWanted: () => {
-        let any = false;
-        for (const c of this.connections.values()) {
-          if (!c.amInterested) continue;
-          if (!c.peerChoking) return { any: true, unchoking: true };
-          any = true;
-        }
-        return { any, unchoking: false };
+        const views = [...this.connections.values()].map((c) => ({ amInterested: c.amInterested, peerChoking: c.peerChoking, inflight: this.inflight.get(c.key) ?? 0, lastBlockAt: c.lastBlockAt }));
+        return wantedPeers(views, this.now());
       },
       selfId: opts.peerId,
       // Only seedbank peers share our origin policy; a peer that has everything fetches nothing.
-      fetchingPeers: () => [...this.connections.values()].filter((c) => !c.peerHasAll && c.peerId.subarray(0, 3).toString('latin1') === '-SB').map((c) => c.peerId),
+      fetchingPeers: () => this.fetchingPeers(),
       deliver: (key, req, data) => {
         if (!this.stopped && !this.picker.have(req.index)) this.acceptBlock(key, req, data);
       },
@@ -304,6 +306,33 @@ export class Torrent {
       this.fillRequests(c);
     }
     this.sendPex(t);
+    for (const c of this.connections.values()) {
+      const sent = this.membersSentAt.get(c.key);
+      if (sent !== undefined && t - sent >= MEMBERS_INTERVAL_MS) this.sendMembers(c);
+    }
+  }
+
+  /** Seedbank peers that still download, connected ones first: they may share our origin. */
+  private fetchingNeighbours(): PeerConnection[] {
+    return [...this.connections.values()].filter((c) => !c.peerHasAll && c.peerId.subarray(0, 3).toString('latin1') === '-SB');
+  }
+
+  /** Origin ownership members: connected seedbank peers and those they report (member-view.ts). */
+  private fetchingPeers(): Uint8Array[] {
+    const direct: Uint8Array[] = this.fetchingNeighbours().map((c) => c.peerId);
+    const exclude = new Set<string>([this.opts.peerId.toString('hex')]);
+    for (const c of this.connections.values()) exclude.add(c.peerId.toString('hex'));
+    return direct.concat(this.members.ids(exclude));
+  }
+
+  /** sb_members: tell a seedbank peer which of our neighbours fetch from the origin, while we do. */
+  private sendMembers(conn: PeerConnection): void {
+    if (conn.closed || this.stopped) return;
+    this.membersSentAt.set(conn.key, this.now());
+    const id = conn.extIds.get('sb_members');
+    if (!id || this.doneEmitted || !this.origins.anyActive) return;
+    const ids = this.fetchingNeighbours().filter((c) => c !== conn).map((c) => c.peerId);
+    conn.send({ type: 'extended', id, payload: encodeMembers(ids) });
   }
 
   /** BEP 11: tell each peer (that speaks ut_pex) which peers we are connected to, and who left. */
@@ -388,7 +417,7 @@ export class Torrent {
       conn.send({
         type: 'extended',
         id: 0,
-        payload: encodeExtHandshake({ m: { ut_metadata: EXT_METADATA, ut_pex: EXT_PEX }, v: `seedbank/${VERSION}`, p: this.opts.port, reqq: 2000, metadataSize: this.metainfo.infoBytes.length }),
+        payload: encodeExtHandshake({ m: { ut_metadata: EXT_METADATA, ut_pex: EXT_PEX, sb_members: EXT_MEMBERS }, v: `seedbank/${VERSION}`, p: this.opts.port, reqq: 2000, metadataSize: this.metainfo.infoBytes.length }),
       });
     }
     this.sendHaves(conn);
@@ -410,6 +439,7 @@ export class Torrent {
 
   private onClose(conn: PeerConnection, reason: string): void {
     this.connections.delete(conn.key);
+    this.membersSentAt.delete(conn.key);
     this.inflight.delete(conn.key);
     this.picker.peerGone(conn.key);
     const known = this.peers.get(conn.key);
@@ -789,6 +819,11 @@ export class Torrent {
         for (const [name, eid] of Object.entries(hs.m)) conn.extIds.set(name, eid);
         if (typeof hs.reqq === 'number' && hs.reqq > 0) conn.reqq = Math.min(hs.reqq, 5000);
         if (typeof hs.v === 'string') conn.client = hs.v;
+        if (conn.extIds.has('sb_members') && !this.membersSentAt.has(conn.key)) {
+          this.sendMembers(conn);
+          const t = setTimeout(() => this.sendMembers(conn), MEMBERS_SECOND_REPORT_MS);
+          t.unref?.();
+        }
         if (typeof hs.p === 'number' && hs.p > 0 && !conn.outgoing) {
           conn.listenPort = hs.p;
           this.peers.add(conn.host, hs.p, 'incoming');
@@ -799,6 +834,8 @@ export class Torrent {
         }
       } else if (id === EXT_METADATA) {
         this.onMetadataRequest(conn, payload);
+      } else if (id === EXT_MEMBERS) {
+        this.members.report(decodeMembers(payload));
       } else if (id === EXT_PEX) {
         if (this.metainfo.private) return;
         const pex = decodePex(payload);
