@@ -65,8 +65,26 @@ export class Choker {
     return unchoke;
   }
 
-  /** Whether a newly interested peer may be unchoked at once (a slot is free). */
+  /**
+   * Whether a newly interested peer may be unchoked at once: a slot is free. Slots are counted
+   * over unchoked peers that are interested: one that wants nothing from us uses no upload.
+   */
   hasFreeSlot(peers: readonly ChokeCandidate[]): boolean {
-    return peers.filter((p) => !p.amChoking).length < this.slots + 1;
+    return peers.filter((p) => !p.amChoking && p.peerInterested).length < this.slots + 1;
+  }
+
+  /**
+   * A peer we unchoke lost interest: the interested peer that should take its slot now rather
+   * than at the next rechoke (up to 10 s of an idle slot while a young swarm's pieces change
+   * hands every second), by the same order as `decide`; null if there is none or no free slot.
+   */
+  nextToUnchoke(peers: readonly ChokeCandidate[], seeding: boolean): string | null {
+    if (!this.hasFreeSlot(peers)) return null;
+    const waiting = peers.filter((p) => p.peerInterested && p.amChoking);
+    if (waiting.length === 0) return null;
+    const score = (p: ChokeCandidate) => (seeding ? p.upRate() : p.downRate());
+    const behind = (p: ChokeCandidate) => (seeding && p.progress ? p.progress() : 0);
+    waiting.sort((a, b) => behind(a) - behind(b) || score(b) - score(a));
+    return waiting[0]!.key;
   }
 }

@@ -30,6 +30,8 @@ export const MEMBERS_WAIT_MS = 600;
 /** `balanced`: at most this long waiting for dialed peers' bitfields before using the origin. */
 export const BALANCED_GRACE_MS = 2000;
 
+/** Origin connections a whole swarm aims at (each node takes its share, at least one). */
+export const SWARM_ORIGIN_CONNECTIONS = 16;
 /** How often the member list (and with it ownership) is read again. */
 const MEMBERS_REFRESH_MS = 500;
 
@@ -111,7 +113,11 @@ export class OriginRules {
   /** Connections per origin: one while the swarm settles (see `settling`), then all of them. */
   slots(max: number): number {
     if (this.policy === 'origin-first') return max;
-    return this.gentle() ? 1 : max;
+    if (this.gentle()) return 1;
+    // A swarm shares the origin: about SWARM_ORIGIN_CONNECTIONS connections in all. More would
+    // only split the origin's uplink over more pieces in flight, and a piece helps the swarm
+    // only once it is complete: a hundred pieces at 1 % each give peers nothing to trade.
+    return Math.max(1, Math.min(max, Math.ceil(SWARM_ORIGIN_CONNECTIONS / (this.memberIds().length + 1))));
   }
 
   /** One connection, one piece at a time: while the swarm settles, or while starved. */

@@ -40,6 +40,8 @@ const MAX_MESSAGE = 1024 * 1024 + 13;
 export class PeerConnection {
   amChoking = true;
   amInterested = false;
+  /** Pieces this peer has that we want (kept by the torrent; recounted when it reaches 0). */
+  wanted = 0;
   peerChoking = true;
   peerInterested = false;
   /** What the peer has; `all` for a seed that sent have-all or a full bitfield. */

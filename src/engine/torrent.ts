@@ -508,9 +508,14 @@ export class Torrent {
         conn.peerInterested = true;
         if (conn.amChoking && this.choker.hasFreeSlot([...this.connections.values()].map(candidate))) this.setChoke(conn, false);
         break;
-      case 'not-interested':
+      case 'not-interested': {
         conn.peerInterested = false;
+        // Its slot goes to a peer that waits for one now, not at the next rechoke.
+        const next = conn.amChoking ? null : this.choker.nextToUnchoke([...this.connections.values()].map(candidate), this.seeding);
+        const nc = next === null ? undefined : this.connections.get(next);
+        if (nc) this.setChoke(nc, false);
         break;
+      }
       case 'request':
         this.uploader.onRequest(conn, m.index, m.begin, m.length);
         break;
@@ -558,19 +563,31 @@ export class Torrent {
     return true;
   }
 
+  /**
+   * Interest follows what the peer has that we want (`conn.wanted`): interested when it has
+   * something, not interested once we have everything it has (BEP 3). A peer that stays
+   * "interested" in us with nothing left to ask holds one of our upload slots for nothing.
+   * `index`: the peer just got that piece; null: recount (bitfield, priorities changed).
+   */
   private updateInterest(conn: PeerConnection, index: number | null): void {
-    if (conn.amInterested) return;
-    let interesting = false;
-    if (index !== null) interesting = this.picker.wants(index);
-    else if (conn.peerHasAll) interesting = !this.picker.isDone();
-    else for (const i of conn.have.indices()) if (this.picker.wants(i)) {
-      interesting = true;
-      break;
-    }
-    if (interesting) {
+    if (index === null) conn.wanted = countWanted(this.picker, conn);
+    else if (this.picker.wants(index)) conn.wanted++;
+    if (!conn.amInterested && conn.wanted > 0) {
       conn.amInterested = true;
       conn.send({ type: 'interested' });
       this.fillRequests(conn);
+    }
+  }
+
+  /** We have piece `index` now: peers that had it have one piece less for us. */
+  private lostInterest(index: number): void {
+    for (const c of this.connections.values()) {
+      if (!(c.peerHasAll || c.have.has(index))) continue;
+      if (--c.wanted > 0 || !c.amInterested) continue;
+      c.wanted = countWanted(this.picker, c);
+      if (c.wanted > 0) continue;
+      c.amInterested = false;
+      c.send({ type: 'not-interested' });
     }
   }
 
@@ -701,7 +718,9 @@ export class Torrent {
       return;
     }
     this.giveBuffer(buf);
+    const wanted = this.picker.wants(index);
     this.picker.markHave(index);
+    if (wanted) this.lostInterest(index);
     this.originFetches.settle(index, null);
     this.opts.onPieceWritten?.(index);
     this.opts.events.emit('torrent:piece-verified', { infoHash: this.infoHashHex, index, source: who.join(',') });
@@ -885,6 +904,14 @@ export class Torrent {
 
 function isLoopback(host: string): boolean {
   return host.startsWith('127.') || host === '::1';
+}
+
+/** Pieces the peer has that the picker wants. */
+function countWanted(picker: PiecePicker, c: PeerConnection): number {
+  if (c.peerHasAll) return picker.wantedRemaining();
+  let n = 0;
+  for (const i of c.have.indices()) if (picker.wants(i)) n++;
+  return n;
 }
 
 function candidate(c: PeerConnection) {

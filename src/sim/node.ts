@@ -56,6 +56,8 @@ export function simHost(index: number): string {
 export class SimConn implements UplinkStream {
   amChoking = true;
   amInterested = false;
+  /** Pieces this peer has that we want (as PeerConnection.wanted). */
+  wanted = 0;
   peerChoking = true;
   peerInterested = false;
   peerHasAll = false;
@@ -312,24 +314,43 @@ export class SimNode {
     return true;
   }
 
+  /** As torrent.ts: interested while the peer has something we want, not interested after. */
   private updateInterest(c: SimConn, index: number | null): void {
-    if (c.amInterested) return;
-    let interesting = false;
-    if (index !== null) interesting = this.picker.wants(index);
-    else if (c.peerHasAll) interesting = !this.picker.isDone();
-    else for (const i of c.have.indices()) if (this.picker.wants(i)) {
-      interesting = true;
-      break;
-    }
-    if (!interesting) return;
+    if (index === null) c.wanted = this.countWanted(c);
+    else if (this.picker.wants(index)) c.wanted++;
+    if (c.amInterested || c.wanted === 0) return;
     c.amInterested = true;
     c.send((r) => r.node.onInterested(r, true));
     this.fillRequests(c);
   }
 
+  private lostInterest(index: number): void {
+    for (const c of this.conns.values()) {
+      if (!(c.peerHasAll || c.have.has(index))) continue;
+      if (--c.wanted > 0 || !c.amInterested) continue;
+      c.wanted = this.countWanted(c);
+      if (c.wanted > 0) continue;
+      c.amInterested = false;
+      c.send((r) => r.node.onInterested(r, false));
+    }
+  }
+
+  private countWanted(c: SimConn): number {
+    if (c.peerHasAll) return this.picker.wantedRemaining();
+    let n = 0;
+    for (const i of c.have.indices()) if (this.picker.wants(i)) n++;
+    return n;
+  }
+
   onInterested(c: SimConn, interested: boolean): void {
     c.peerInterested = interested;
     if (interested && c.amChoking && this.choker.hasFreeSlot([...this.conns.values()].map(candidate))) this.setChoke(c, false);
+    if (!interested && !c.amChoking) {
+      // As torrent.ts: its slot goes to a peer that waits for one now.
+      const next = this.choker.nextToUnchoke([...this.conns.values()].map(candidate), this.done);
+      const nc = next === null ? undefined : this.conns.get(next);
+      if (nc) this.setChoke(nc, false);
+    }
   }
 
   onChoke(c: SimConn, choked: boolean): void {
@@ -421,7 +442,9 @@ export class SimNode {
 
   private finishPiece(index: number): void {
     if (this.picker.have(index)) return;
+    const wanted = this.picker.wants(index);
     this.picker.markHave(index);
+    if (wanted) this.lostInterest(index);
     const to: SimConn[] = [];
     for (const c of this.conns.values()) if (!c.have.has(index)) to.push(c.remote);
     if (to.length) {

@@ -43,6 +43,8 @@ export interface SwarmSimOptions {
   limitMs?: number;
   /** Give up after this many events. @default 500 million */
   maxEvents?: number;
+  /** Called once a simulated second with every node (for probes and plots). */
+  onSecond?: (t: number, nodes: readonly SimNode[]) => void;
 }
 
 export interface SwarmSimResult {
@@ -149,6 +151,10 @@ export function simulateSwarm(o: SwarmSimOptions): SwarmSimResult {
     });
   }
 
+  if (o.onSecond) {
+    const probe = o.onSecond;
+    clock.every(1000, () => probe(clock.now(), nodes));
+  }
   const limitMs = o.limitMs ?? 20 * bound.seconds * 1000;
   const stoppedBy = clock.run({ untilMs: limitMs, maxEvents: o.maxEvents ?? 500_000_000, done: () => doneCount === nodes.length });
   for (const n of nodes) n.stop();

@@ -16,7 +16,7 @@ export interface UplinkStream {
 export class Uplink {
   private readonly ring: UplinkStream[] = [];
   private head = 0;
-  private busy = false;
+  busy = false;
   bytesSent = 0;
 
   constructor(

@@ -43,6 +43,19 @@ describe('choker', () => {
     const d = new Choker({ slots: 1, random: () => 0 }).decide([{ ...peer('giver', 100, 0), progress: () => 0.9 }, { ...peer('taker', 0, 0), progress: () => 0 }], false);
     assert.ok(d.has('giver'));
   });
+
+  it('free slots count interested peers only, and a lost interest hands its slot to the best waiting peer', () => {
+    const c = new Choker({ slots: 1, random: () => 0 });
+    // Two unchoked (one slot plus the optimistic), but one of them wants nothing: a slot is free.
+    const peers = [peer('busy', 10, 0, true, false), peer('idle', 0, 0, false, false), peer('slow', 1, 0), peer('fast', 50, 0), peer('uninterested', 99, 0, false)];
+    assert.equal(c.hasFreeSlot(peers), true);
+    assert.equal(c.nextToUnchoke(peers, false), 'fast');
+    assert.equal(c.hasFreeSlot([...peers, peer('busy2', 1, 0, true, false)]), false);
+    assert.equal(c.nextToUnchoke([...peers, peer('busy2', 1, 0, true, false)], false), null);
+    assert.equal(c.nextToUnchoke([peer('busy', 10, 0, true, false)], false), null, 'nobody waits');
+    const at = (key: string, progress: number): ChokeCandidate => ({ ...peer(key, 0, 0), progress: () => progress });
+    assert.equal(c.nextToUnchoke([at('ahead', 0.9), at('behind', 0.1)], true), 'behind');
+  });
 });
 
 describe('token bucket', () => {
