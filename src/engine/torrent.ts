@@ -6,9 +6,6 @@
  * Not for: sockets before the handshake (session.ts), picking policy (picker.ts), choking policy
  * (choker.ts), bytes on disk (storage/).
  */
-import { queueDepth, requestsToAdd } from './request-queue.js';
-import { wantedPeers } from './origin-rules.js';
-import { MEMBERS_INTERVAL_MS, MEMBERS_SECOND_REPORT_MS, MemberView } from './member-view.js';
 import type { Socket } from 'node:net';
 import { Bitfield } from '../codec/bitfield.js';
 import { type Metainfo } from '../codec/metainfo.js';
@@ -22,6 +19,9 @@ import { type HandshakeResult, handshakeOutgoing } from './handshake.js';
 import { PeerConnection } from './peer-connection.js';
 import { type PeerSource, PeerList, peerKey } from './peer-list.js';
 import { type BlockRequest, MAX_PRIORITY, PiecePicker } from './picker.js';
+import { queueDepth, requestsToAdd } from './request-queue.js';
+import { wantedPeers } from './origin-rules.js';
+import { MEMBERS_INTERVAL_MS, MEMBERS_SECOND_REPORT_MS, MemberView } from './member-view.js';
 import { type HashRange, answerHashRequest } from './hash-exchange.js';
 import { LayerFetch } from './layer-fetch.js';
 import { pieceSize } from './piece-info.js';
