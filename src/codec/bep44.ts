@@ -14,11 +14,12 @@
 import { type KeyObject, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
 import { SeedbankError } from '../errors.js';
 import { type BDict, type BEncodable, bdecode, bencode } from './bencode.js';
+import { KRPC_ERROR, MAX_SALT_LENGTH, MAX_VALUE_LENGTH } from './krpc.js';
 
 /** Longest bencoded `v` a storing node accepts (BEP 44). */
-export const MAX_ITEM_VALUE = 1000;
+export const MAX_ITEM_VALUE = MAX_VALUE_LENGTH;
 /** Longest salt a storing node accepts (BEP 44). */
-export const MAX_SALT = 64;
+export const MAX_SALT = MAX_SALT_LENGTH;
 export const PUBLIC_KEY_LENGTH = 32;
 export const SEED_LENGTH = 32;
 export const SIGNATURE_LENGTH = 64;
@@ -167,12 +168,12 @@ export function verifyMutable(item: { k: Uint8Array; salt?: Uint8Array; seq: Seq
 /** Error codes of a refused put: BEP 5's protocol error and BEP 44's own. */
 export const PUT_ERROR = {
   /** A field is missing or malformed (k not 32 bytes, v not bencode, a target that is not the item's). */
-  PROTOCOL: 203,
-  VALUE_TOO_BIG: 205,
-  BAD_SIGNATURE: 206,
-  SALT_TOO_BIG: 207,
-  CAS_MISMATCH: 301,
-  SEQ_TOO_LOW: 302,
+  PROTOCOL: KRPC_ERROR.PROTOCOL,
+  VALUE_TOO_BIG: KRPC_ERROR.VALUE_TOO_BIG,
+  BAD_SIGNATURE: KRPC_ERROR.INVALID_SIGNATURE,
+  SALT_TOO_BIG: KRPC_ERROR.SALT_TOO_BIG,
+  CAS_MISMATCH: KRPC_ERROR.CAS_MISMATCH,
+  SEQ_TOO_LOW: KRPC_ERROR.SEQ_TOO_LOW,
 } as const;
 export type PutErrorCode = (typeof PUT_ERROR)[keyof typeof PUT_ERROR];
 
