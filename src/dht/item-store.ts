@@ -18,12 +18,12 @@
  * republishing) against every later writer, while an evicted item comes back at its publisher's
  * next republish, and BEP 44 stores every item at the 8 nodes nearest its target, not only here.
  *
- * Layout: one RecencyMap (query-limiter.ts) in order of last put, so the oldest item is the first
+ * Layout: one RecencyMap (recency-map.ts) in order of last put, so the oldest item is the first
  * and expiry and eviction cost O(1) per item removed.
  */
 import { type PutRequest, type PutResult, type StoredItem, MAX_ITEM_VALUE, MAX_SALT, PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH, checkPut, immutableTarget, mutableTarget } from '../codec/bep44.js';
 import { SeedbankError } from '../errors.js';
-import { RecencyMap } from './query-limiter.js';
+import { RecencyMap } from './recency-map.js';
 
 /** How long an accepted put keeps an item (BEP 44: items expire; publishers republish hourly). */
 export const ITEM_TTL_MS = 2 * 60 * 60_000;

@@ -25,7 +25,7 @@
  * push real peers out; the query limiter bounds how fast, and real peers come back with their
  * next announce.
  *
- * Layout: every index is a RecencyMap (query-limiter.ts) in order of last announce, so the
+ * Layout: every index is a RecencyMap (recency-map.ts) in order of last announce, so the
  * oldest entry is always the first and expiry and eviction cost O(1) per entry removed.
  *
  * Hosts are stored as canonical IP text (RFC 5952, IPv4-mapped IPv6 as IPv4), so one address
@@ -35,7 +35,7 @@
 import type { Endpoint } from '../codec/krpc.js';
 import { canonicalIp } from '../discovery/address-policy.js';
 import { SeedbankError } from '../errors.js';
-import { RecencyMap } from './query-limiter.js';
+import { RecencyMap } from './recency-map.js';
 
 /** How long an announce keeps a peer listed (BEP 5: peers expire). */
 export const PEER_TTL_MS = 30 * 60_000;

@@ -17,7 +17,7 @@
  * simulation) is its own source.
  *
  * Memory: at most `maxSources` buckets, the least recently seen dropped first, in O(1): a
- * RecencyMap (below; the peer and item stores use it too), since with a plain Map each drop would
+ * RecencyMap (recency-map.ts; the peer and item stores use it too), since with a plain Map each drop would
  * cost O(maxSources) under a flood, just when the limiter must be cheapest. A source seen again
  * after being dropped starts with a full bucket, which loses nothing if it was quiet long enough
  * to refill (burst / rate seconds); one that keeps querying, even refused, stays recent and is not
@@ -25,6 +25,7 @@
  */
 import { ipToBytes, unmapIpv4 } from '../codec/tracker.js';
 import { SeedbankError } from '../errors.js';
+import { RecencyMap } from './recency-map.js';
 
 /** Queries per second answered from one source, on average. */
 export const DEFAULT_SOURCE_RATE = 20;
@@ -203,102 +204,4 @@ function sourceKey(host: string): string {
   // IPv4-mapped IPv6 in its long form is still one IPv4 address.
   if (ip.subarray(0, 10).every((x) => x === 0) && ip[10] === 0xff && ip[11] === 0xff) return ip.subarray(12).join('.');
   return `${Buffer.from(ip.subarray(0, 8)).toString('hex')}/64`;
-}
-
-/**
- * A map that keeps its keys in order of last `touch`, oldest first, with O(1) touch, delete and
- * oldest(). A JS Map is ordered too, but each delete leaves a hole that iteration from the front
- * walks past until the table is rebuilt, so "drop the oldest" done over and over (expiry, LRU
- * eviction) costs O(n) a time: about 70 us per drop at 100,000 entries on Node 20, which a flood
- * would make us pay per packet. Hence a Map for lookup and a doubly linked list for order. Used by
- * the query limiter and the DHT node's peer and item stores; it would sit better in a file of its
- * own (dht/recency-map.ts).
- */
-export class RecencyMap<V> {
-  private readonly links = new Map<string, Link<V>>();
-  private head: Link<V> | null = null;
-  private tail: Link<V> | null = null;
-
-  get size(): number {
-    return this.links.size;
-  }
-
-  get(key: string): V | undefined {
-    return this.links.get(key)?.value;
-  }
-
-  /** Sets `key` to `value` and makes it the newest. */
-  touch(key: string, value: V): void {
-    let link = this.links.get(key);
-    if (link === undefined) {
-      link = { key, value, prev: null, next: null };
-      this.links.set(key, link);
-    } else {
-      link.value = value;
-      if (link === this.tail) return;
-      this.unlink(link);
-    }
-    link.prev = this.tail;
-    if (this.tail !== null) this.tail.next = link;
-    else this.head = link;
-    this.tail = link;
-  }
-
-  delete(key: string): boolean {
-    const link = this.links.get(key);
-    if (link === undefined) return false;
-    this.links.delete(key);
-    this.unlink(link);
-    return true;
-  }
-
-  /** The value touched least recently. */
-  oldest(): V | undefined {
-    return this.head?.value;
-  }
-
-  /** The oldest value for which `where` holds; a scan from the oldest. */
-  find(where: (v: V) => boolean): V | undefined {
-    for (let l = this.head; l !== null; l = l.next) if (where(l.value)) return l.value;
-    return undefined;
-  }
-
-  /** Keys and values, oldest first. Do not change the map while iterating. */
-  *entries(): IterableIterator<[string, V]> {
-    for (let l = this.head; l !== null; l = l.next) yield [l.key, l.value];
-  }
-
-  *values(): IterableIterator<V> {
-    for (let l = this.head; l !== null; l = l.next) yield l.value;
-  }
-
-  /** What is wrong with the list, or null: for the stores' checkInvariants. O(size). */
-  brokenLinks(): string | null {
-    let n = 0;
-    let prev: Link<V> | null = null;
-    for (let l = this.head; l !== null; l = l.next) {
-      if (l.prev !== prev) return `the link before ${l.key} is wrong`;
-      if (this.links.get(l.key) !== l) return `${l.key} is listed but not indexed`;
-      if (++n > this.links.size) return 'the list is longer than the index';
-      prev = l;
-    }
-    if (prev !== this.tail) return 'the tail is not the last link';
-    return n === this.links.size ? null : `${this.links.size} keys indexed, ${n} listed`;
-  }
-
-  private unlink(link: Link<V>): void {
-    if (link.prev !== null) link.prev.next = link.next;
-    else this.head = link.next;
-    if (link.next !== null) link.next.prev = link.prev;
-    else this.tail = link.prev;
-    link.prev = null;
-    link.next = null;
-  }
-}
-
-interface Link<V> {
-  readonly key: string;
-  value: V;
-  prev: Link<V> | null;
-  next: Link<V> | null;
 }

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { bencode } from '../../src/codec/bencode.js';
 import { type Ed25519Keys, PUT_ERROR, type PutRequest, type Seq, generateKeys, immutableTarget, mutableTarget, signMutable } from '../../src/codec/bep44.js';
 import { ITEM_TTL_MS, ItemStore, ItemStoreError, type ItemStoreOptions, LARGEST_ITEM_BYTES } from '../../src/dht/item-store.js';
-import type { RecencyMap } from '../../src/dht/query-limiter.js';
+import type { RecencyMap } from '../../src/dht/recency-map.js';
 
 const MIN = 60_000;
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { PEER_TTL_MS, PeerStore, PeerStoreError, type PeerStoreOptions } from '../../src/dht/peer-store.js';
-import type { RecencyMap } from '../../src/dht/query-limiter.js';
+import type { RecencyMap } from '../../src/dht/recency-map.js';
 
 const MIN = 60_000;
 

@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { DEFAULT_MAX_SOURCES, DEFAULT_SOURCE_BURST, QueryLimiter, QueryLimiterError, type QueryLimiterOptions, RecencyMap } from '../../src/dht/query-limiter.js';
+import { DEFAULT_MAX_SOURCES, DEFAULT_SOURCE_BURST, QueryLimiter, QueryLimiterError, type QueryLimiterOptions } from '../../src/dht/query-limiter.js';
+import { RecencyMap } from '../../src/dht/recency-map.js';
 
 function fixture(opts: Omit<QueryLimiterOptions, 'now'> = {}) {
   const clock = { t: 0 };
