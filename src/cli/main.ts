@@ -8,6 +8,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { SeedbankError, VERSION } from '../index.js';
 import { runCreate, runInfo, runVerify } from './commands.js';
 import { DEMO_HELP, runDemo } from './demo.js';
+import { runKeygen } from './name-commands.js';
 import { runGet, runSeed } from './swarm-commands.js';
 import { runTracker } from './tracker-command.js';
 
@@ -99,6 +100,15 @@ function program(): Command {
     .option('--json', 'print a JSON line with the announce URLs')
     .action(async (flags) => {
       process.exitCode = await runTracker(flags);
+    });
+
+  p.command('keygen')
+    .description('write a new ed25519 key for signing dataset names (BEP 44/46); the file is created with mode 0600')
+    .option('-o, --output <KEYFILE>', 'where to write the key (required; never overwritten without --force)')
+    .option('--force', 'replace an existing key file')
+    .option('--json', 'print the file, public key and name prefix as JSON')
+    .action(async (flags) => {
+      process.exitCode = await runKeygen(flags);
     });
 
   p.command('demo')
