@@ -2,6 +2,7 @@
  * `seedbank get` and `seedbank seed`: progress on a terminal (bytes, rate, peers, ETA), a summary
  * at the end, `--json` for machines, and a clean stop on SIGINT/SIGTERM.
  */
+import { parseDhtBootstrap } from '../client/dht-discovery.js';
 import path from 'node:path';
 import { ORIGIN_POLICIES, type OriginPolicy, type Transfer, UsageError, isMagnet, parseMagnet, startDownload, startMagnetDownload, startSeeding } from '../index.js';
 import { checkWebSeedUrl, loadTorrentFile, parseByteCount } from './commands.js';
@@ -17,7 +18,21 @@ function rates(f: RateFlags): { uploadRate: number; downloadRate: number } {
   return { uploadRate: one(f.uploadRate, '--upload-rate'), downloadRate: one(f.downloadRate, '--download-rate') };
 }
 
-export interface GetFlags extends RateFlags {
+interface DhtFlags {
+  dhtBootstrap?: string[];
+  /** false with --no-dht. */
+  dht?: boolean;
+}
+
+/** The DHT runs only with bootstrap nodes (private by default, ADR 010); --no-dht turns it off. */
+function dhtFlags(f: DhtFlags): { dhtBootstrap: string[] } {
+  if (f.dht === false) return { dhtBootstrap: [] };
+  const list = f.dhtBootstrap ?? [];
+  parseDhtBootstrap(list); // bad addresses fail here, as one usage line
+  return { dhtBootstrap: list };
+}
+
+export interface GetFlags extends RateFlags, DhtFlags {
   output: string;
   webseed?: string[];
   originPolicy?: string;
@@ -31,7 +46,7 @@ export interface GetFlags extends RateFlags {
   json?: boolean;
 }
 
-export interface SeedFlags extends RateFlags {
+export interface SeedFlags extends RateFlags, DhtFlags {
   port?: string;
   fromOrigin?: boolean;
   webseed?: string[];
@@ -107,6 +122,7 @@ export async function runGet(source: string, f: GetFlags): Promise<number> {
     trackers: f.tracker,
     select: f.select,
     ...rates(f),
+    ...dhtFlags(f),
     ...originFlags(f),
     onCheckProgress: (done: number, total: number) => {
       check ??= startProgress('checking', total, quiet);
@@ -169,6 +185,7 @@ export async function runSeed(torrentFile: string, dataDir: string, f: SeedFlags
     peers: f.peer,
     trackers: f.tracker,
     ...rates(f),
+    ...dhtFlags(f),
     ...(f.fromOrigin ? { fromOrigin: true, ...originFlags({ output: '', peer: [], tracker: [], select: [], webseed: f.webseed }) } : {}),
     onCheckProgress: (done, total) => {
       check ??= startProgress('checking', total, quiet);

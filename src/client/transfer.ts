@@ -18,6 +18,8 @@ import { Session } from '../engine/session.js';
 import { type Torrent, type TorrentStats } from '../engine/torrent.js';
 import { type OriginPolicy } from '../engine/origins.js';
 import { TrackerSet } from '../discovery/tracker-set.js';
+import { type UdpDht } from '../dht/udp.js';
+import { discoverViaDht, parseDhtBootstrap, startDht } from './dht-discovery.js';
 import { FileStorage } from '../storage/file-storage.js';
 import { ResumeStore, loadResume } from '../storage/resume.js';
 
@@ -48,6 +50,11 @@ export interface TransferOptions {
   originConnections?: number;
   /** Seeding only: serve data that is only in the origins, fetching each piece when first asked for. */
   fromOrigin?: boolean;
+  /**
+   * DHT bootstrap nodes ("HOST:PORT", or "public" for the public DHT's routers). The DHT runs only
+   * when some are given (ADR 010): then the torrent is announced and looked up in it.
+   */
+  dhtBootstrap?: string[];
   events?: EventChannel;
   /** Called while resume data is being checked against the disk. */
   onCheckProgress?: (bytesDone: number, bytesTotal: number) => void;
@@ -94,9 +101,10 @@ export function selectPieces(t: Metainfo, globs: readonly string[]): { wanted: B
   return { wanted, bytes };
 }
 
-async function open(t: Metainfo, opts: TransferOptions, select: string[], existing?: Session, fileIndices?: Array<[number, number]> | null): Promise<Transfer> {
+async function open(t: Metainfo, opts: TransferOptions, select: string[], existing?: Session, fileIndices?: Array<[number, number]> | null, existingDht?: UdpDht | null): Promise<Transfer> {
   const { wanted, bytes } = fileIndices ? selectIndices(t, fileIndices) : selectPieces(t, select);
   const peers = (opts.peers ?? []).map(parsePeerAddress);
+  const dhtNodes = parseDhtBootstrap(opts.dhtBootstrap ?? []);
   const storage = new FileStorage(t, opts.dataDir);
   const have = await loadResume(t, opts.dataDir, { onProgress: (done) => opts.onCheckProgress?.(done, bytes) });
   const resume = new ResumeStore(t, opts.dataDir, storage, have);
@@ -118,10 +126,14 @@ async function open(t: Metainfo, opts: TransferOptions, select: string[], existi
     // Peers found through trackers (and magnets) arrive over seconds, and two that announced at the
     // same moment do not know each other yet: the origins go gently at first. Peers given by
     // address are dialed at once, and a node alone has nothing to wait for.
-    expectPeers: t.trackers.length > 0 || (opts.trackers?.length ?? 0) > 0 || existing !== undefined,
+    expectPeers: t.trackers.length > 0 || (opts.trackers?.length ?? 0) > 0 || existing !== undefined || dhtNodes.length > 0,
   });
   for (const p of peers) torrent.addPeer(p.host, p.port, 'manual');
   const trackers = startTrackers(t, torrent, session, opts, bytes);
+  // BEP 27: a private torrent never uses the DHT (a magnet's DHT is closed once we see the flag).
+  if (t.private && existingDht) await existingDht.close();
+  const dht = t.private ? null : (existingDht ?? (dhtNodes.length ? await startDht(dhtNodes) : null));
+  const stopDht = dht ? discoverViaDht(dht, dhtHashes(t.infoHashV1, t.infoHashV2), session.port, (h, p) => torrent.addPeer(h, p, 'dht')) : () => {};
   void torrent.done.then(
     () => Promise.all([storage.ensureEmptyFiles(), resume.save(), ...trackers.map((ts) => ts.completed())]),
     () => {},
@@ -136,7 +148,8 @@ async function open(t: Metainfo, opts: TransferOptions, select: string[], existi
     stats: () => torrent.getStats(),
     stop: () =>
       (stopping ??= (async () => {
-        await Promise.all(trackers.map((ts) => ts.close().catch(() => {})));
+        stopDht();
+        await Promise.all([...trackers.map((ts) => ts.close().catch(() => {})), dht?.close()]);
         await session.close();
         await resume.close().catch(() => {});
         await storage.close();
@@ -227,14 +240,24 @@ export async function startMagnetDownload(m: Magnet, opts: MagnetDownloadOptions
     : null;
   discovery?.on('tracker:announced', ({ result }) => result.peers.forEach((p) => fetch.addPeer(p.host, p.port)));
   void discovery?.start();
+  const dhtNodes = parseDhtBootstrap(opts.dhtBootstrap ?? []);
+  let dht: UdpDht | null = null;
+  let stopDht = () => {};
   let info: Buffer;
   try {
+    if (dhtNodes.length) {
+      dht = await startDht(dhtNodes);
+      stopDht = discoverViaDht(dht, dhtHashes(m.infoHashV1, m.infoHashV2), session.port, (h, p) => fetch.addPeer(h, p));
+    }
     info = await fetch.result;
   } catch (e) {
+    stopDht();
     await discovery?.close().catch(() => {});
+    await dht?.close();
     await session.close();
     throw e;
   } finally {
+    stopDht();
     await discovery?.close().catch(() => {});
   }
   let t: Metainfo;
@@ -243,13 +266,19 @@ export async function startMagnetDownload(m: Magnet, opts: MagnetDownloadOptions
     if (!(dict instanceof Map)) throw new MetainfoError('invalid torrent: metadata is not a dictionary');
     t = { ...parseInfo(dict, info), trackers: tiers, webSeeds: m.webSeeds, comment: null, createdBy: null, creationDate: null };
   } catch (e) {
+    await dht?.close();
     await session.close();
     throw e;
   }
   opts.onMetadata?.(t);
   // Peers that served the metadata have the torrent: dial them again for the data.
   const known = [...(opts.peers ?? []), ...m.peers];
-  return open(t, { ...opts, peers: known, trackers: opts.trackers, noTorrentTrackers: false }, opts.select ?? [], session, opts.select?.length ? null : m.select);
+  return open(t, { ...opts, peers: known, trackers: opts.trackers, noTorrentTrackers: false }, opts.select ?? [], session, opts.select?.length ? null : m.select, dht);
+}
+
+/** The 20-byte keys a torrent has in the DHT: its v1 hash and its v2 hash truncated (BEP 52). */
+function dhtHashes(v1: Buffer | null, v2: Buffer | null): Buffer[] {
+  return [v1, v2?.subarray(0, 20)].filter((h): h is Buffer => !!h);
 }
 
 /** Starts downloading `t` into `opts.dataDir`; `transfer.torrent.done` resolves when complete. */

@@ -7,13 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { bencode } from '../../src/codec/bencode.js';
 import { generateKeys } from '../../src/codec/bep44.js';
 import { type UdpDht, startUdpDht } from '../../src/dht/udp.js';
+import { CLI, runCli } from '../helpers/cli.js';
 import { type Background, PYTHON, background, repoRoot, LIBTORRENT_SKIP, requireLibtorrentInCi } from '../helpers/procs.js';
 
 const LT_DHT = path.join(repoRoot(), 'test', 'interop', 'lt_dht.py');
@@ -24,6 +25,7 @@ let tmp: string;
 let lt: Background;
 let ready: { dhtPorts: number[]; btPort: number; v1: string; v2: string };
 let dht: UdpDht;
+let data: Buffer;
 
 /** Retries `fn` once a second until it returns a value, at most `tries` times. */
 async function poll<T>(fn: () => Promise<T | null>, tries: number): Promise<T | null> {
@@ -40,7 +42,8 @@ describe('DHT interop with libtorrent', { skip: SKIP }, () => {
     requireLibtorrentInCi();
     tmp = await mkdtemp(path.join(os.tmpdir(), 'seedbank-lt-dht-'));
     await mkdir(path.join(tmp, 'ds'));
-    await writeFile(path.join(tmp, 'ds', 'a.bin'), randomBytes(100_000));
+    data = randomBytes(100_000);
+    await writeFile(path.join(tmp, 'ds', 'a.bin'), data);
     lt = background(PYTHON, [LT_DHT, 'swarm', path.join(tmp, 'ds'), '--nodes', '5', '--timeout', '150']);
     ready = (await lt.waitFor((l) => l.event === 'ready', 60_000)) as unknown as typeof ready;
     dht = await startUdpDht({ host: '127.0.0.1', bootstrap: [{ host: '127.0.0.1', port: ready.dhtPorts[1]! }] });
@@ -106,5 +109,37 @@ describe('DHT interop with libtorrent', { skip: SKIP }, () => {
     // seedbank reads its own name back from libtorrent nodes too.
     const mine = await dht.node.getMutable(keys.publicKey, salt);
     assert.equal(mine?.seq, 2);
+  });
+
+  for (const kind of ['v1 (btih)', 'v2 (btmh)'] as const) {
+    it(`seedbank get downloads a libtorrent seed bit-exact from a magnet with only its ${kind} hash, peers from the DHT`, { timeout: TEST_MS }, async () => {
+      const xt = kind.startsWith('v1') ? `urn:btih:${ready.v1}` : `urn:btmh:1220${ready.v2}`;
+      const out = path.join(tmp, `get-${kind.slice(0, 2)}`);
+      const r = await runCli(['get', `magnet:?xt=${xt}`, '-o', out, '--dht-bootstrap', `127.0.0.1:${ready.dhtPorts[2]}`, '--json'], { timeoutMs: 90_000 });
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok((await readFile(path.join(out, 'ds', 'a.bin'))).equals(data), 'bit-exact');
+    });
+  }
+
+  it('libtorrent downloads a seedbank seed bit-exact, finding it through the DHT only', { timeout: TEST_MS }, async () => {
+    const src = path.join(tmp, 'sb-src');
+    await mkdir(path.join(src, 'set'), { recursive: true });
+    const mine = randomBytes(150_000);
+    await writeFile(path.join(src, 'set', 'b.bin'), mine);
+    const torrent = path.join(tmp, 'set.torrent');
+    const c = await runCli(['create', path.join(src, 'set'), '-o', torrent, '--json']);
+    assert.equal(c.code, 0, c.stderr);
+    const v1 = (JSON.parse(c.stdout) as { infoHashV1: string }).infoHashV1;
+    const seed = background(process.execPath, [CLI, 'seed', torrent, src, '--dht-bootstrap', `127.0.0.1:${ready.dhtPorts[3]}`, '--json']);
+    try {
+      await seed.waitFor((l) => l.event === 'seeding', 30_000);
+      const save = path.join(tmp, 'lt-got');
+      await mkdir(save);
+      lt.proc.stdin!.write(`download ${v1} ${save}\n`);
+      await lt.waitFor((l) => l.event === 'downloaded' && l.hash === v1, 90_000);
+      assert.ok((await readFile(path.join(save, 'set', 'b.bin'))).equals(mine), 'bit-exact');
+    } finally {
+      await seed.stop();
+    }
   });
 });

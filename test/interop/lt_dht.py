@@ -14,6 +14,8 @@ dht_prefer_verified_node_ids are false (see ../shared INTEROP-NOTES): they are, 
       is seeding, then {"event": "stats", "dhtNodes": [...]} every 2 s; exits when stdin closes or
       at the timeout. Commands on stdin, one per line, answered by the last session:
         get_peers <40 hex>          -> {"event": "peers", "hash": hex, "peers": ["host:port", ...]}
+        download <40 hex> <save path> -> adds magnet:?xt=urn:btih:<hex> (peers from the DHT only);
+                                        {"event": "downloaded", "hash": hex} once it seeds
         get_mutable <64 hex> [salt hex] -> {"event": "mutable", "seq": n, "value": <bencoded hex or
                                         null>, "message": alert text} (libtorrent checks the
                                         signature before it reports an item)
@@ -90,6 +92,7 @@ def cmd_swarm(a):
 
     threading.Thread(target=read_stdin, daemon=True).start()
     asker = sessions[-1]
+    downloads = []
     next_announce = 0
     next_stats = 0
     while not stop.is_set() and time.time() < deadline:
@@ -104,8 +107,16 @@ def cmd_swarm(a):
             c = commands.pop(0)
             if c[0] == 'get_peers':
                 asker.dht_get_peers(lt.sha1_hash(bytes.fromhex(c[1])))
+            elif c[0] == 'download':
+                p = lt.parse_magnet_uri('magnet:?xt=urn:btih:' + c[1])
+                p.save_path = c[2]
+                downloads.append((c[1], asker.add_torrent(p)))
             elif c[0] == 'get_mutable':
                 asker.dht_get_mutable_item(bytes.fromhex(c[1]), bytes.fromhex(c[2]) if len(c) > 2 else b'')
+        for (hx, dh) in list(downloads):
+            if dh.status().is_seeding:
+                out({'event': 'downloaded', 'hash': hx})
+                downloads.remove((hx, dh))
         for al in asker.pop_alerts():
             if isinstance(al, lt.dht_get_peers_reply_alert):
                 out({'event': 'peers', 'hash': str(al.info_hash), 'peers': ['%s:%d' % (e[0], e[1]) for e in al.peers()]})

@@ -1,0 +1,58 @@
+/**
+ * The DHT as a source of peers for one transfer (BEP 5): announces our port under the torrent's
+ * 20-byte hashes (v1, and the v2 hash truncated to 20 bytes, as BEP 52 says v2 torrents use the
+ * DHT) and hands the peers found to the torrent, or to the metadata fetch of a magnet link.
+ *
+ * Private by default (ADR 010): the DHT starts only when bootstrap nodes are given, and knows only
+ * them and the nodes it learns from them. `public` means the well-known routers of the public
+ * BitTorrent DHT, and only then does a packet leave for the internet.
+ */
+import { UsageError } from '../errors.js';
+import { type UdpDht, startUdpDht } from '../dht/udp.js';
+
+/** The public network's bootstrap routers, used only for `--dht-bootstrap public`. */
+export const PUBLIC_DHT_ROUTERS = ['router.bittorrent.com:6881', 'dht.transmissionbt.com:6881', 'router.utorrent.com:6881'];
+/** How often we look the hashes up again and re-announce (BEP 5 peers expire after 30 min). */
+const LOOKUP_EVERY_MS = 15_000;
+/** After the first few minutes, less often. */
+const LOOKUP_SLOW_MS = 5 * 60_000;
+
+export function parseDhtBootstrap(list: readonly string[]): Array<{ host: string; port: number }> {
+  const out: Array<{ host: string; port: number }> = [];
+  for (const s of list.flatMap((x) => (x === 'public' ? PUBLIC_DHT_ROUTERS : [x]))) {
+    const m = /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(s) ?? /^([^:[\]]+):(\d+)$/.exec(s);
+    const port = m ? Number(m[2]) : NaN;
+    if (!m || !Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--dht-bootstrap ${JSON.stringify(s)} is not HOST:PORT, [IPv6]:PORT or public`);
+    out.push({ host: m[1]!, port });
+  }
+  return out;
+}
+
+export async function startDht(bootstrap: ReadonlyArray<{ host: string; port: number }>): Promise<UdpDht> {
+  return startUdpDht({ bootstrap });
+}
+
+/**
+ * Looks `hashes` up now and every LOOKUP_EVERY_MS (then LOOKUP_SLOW_MS), announcing `port`, and
+ * hands every peer found to `found`. Returns a function that stops it.
+ */
+export function discoverViaDht(dht: UdpDht, hashes: readonly Buffer[], port: number, found: (host: string, port: number) => void): () => void {
+  let stopped = false;
+  let timer: NodeJS.Timeout | null = null;
+  const started = Date.now();
+  const round = async () => {
+    for (const h of hashes) {
+      if (stopped) return;
+      const r = await dht.node.announce(h, port).catch(() => null);
+      if (r && !stopped) for (const p of r.peers) found(p.host, p.port);
+    }
+    if (stopped) return;
+    timer = setTimeout(() => void round(), Date.now() - started < 5 * 60_000 ? LOOKUP_EVERY_MS : LOOKUP_SLOW_MS);
+    timer.unref();
+  };
+  void round();
+  return () => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+  };
+}
