@@ -8,7 +8,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { SeedbankError, VERSION } from '../index.js';
 import { runCreate, runInfo, runVerify } from './commands.js';
 import { DEMO_HELP, runDemo } from './demo.js';
-import { runKeygen } from './name-commands.js';
+import { runKeygen, runNamePublish } from './name-commands.js';
 import { runGet, runSeed } from './swarm-commands.js';
 import { runTracker } from './tracker-command.js';
 
@@ -113,6 +113,19 @@ function program(): Command {
     .option('--json', 'print the file, public key and name prefix as JSON')
     .action(async (flags) => {
       process.exitCode = await runKeygen(flags);
+    });
+
+  const name = p.command('name').description('dataset names in the DHT (BEP 46): a key and a salt that point at the current version');
+  name
+    .command('publish')
+    .description('point the name (--key, --salt) at this torrent: the next version, signed, stored in the DHT')
+    .argument('<torrent>', '.torrent file of the version to publish')
+    .option('--key <KEYFILE>', 'the key file from seedbank keygen (required)')
+    .option('--salt <name>', 'the name under this key (at most 64 bytes)', '')
+    .option('--dht-bootstrap <host:port>', 'DHT node to publish through (repeatable; "public" for the public DHT)', collect, [])
+    .option('--json', 'print the name, version and info hash as JSON')
+    .action(async (torrent: string, flags) => {
+      process.exitCode = await runNamePublish(torrent, flags);
     });
 
   p.command('demo')

@@ -3,6 +3,8 @@
  * at the end, `--json` for machines, and a clean stop on SIGINT/SIGTERM.
  */
 import { parseDhtBootstrap } from '../client/dht-discovery.js';
+import { isNameMagnet } from '../codec/name-magnet.js';
+import { resolveName } from './name-commands.js';
 import path from 'node:path';
 import { ORIGIN_POLICIES, type OriginPolicy, type Transfer, UsageError, isMagnet, parseMagnet, startDownload, startMagnetDownload, startSeeding } from '../index.js';
 import { checkWebSeedUrl, loadTorrentFile, parseByteCount } from './commands.js';
@@ -131,7 +133,7 @@ export async function runGet(source: string, f: GetFlags): Promise<number> {
   };
   let tr: Transfer;
   if (isMagnet(source)) {
-    const m = parseMagnet(source);
+    const m = isNameMagnet(source) ? (await resolveName(source, f.dht === false ? [] : (f.dhtBootstrap ?? []))).magnet : parseMagnet(source);
     if (!quiet) process.stderr.write('fetching metadata from peers...\n');
     tr = await startMagnetDownload(m, opts);
   } else {

@@ -20,4 +20,18 @@ describe('--dht-bootstrap', () => {
       assert.ok(isOneLine(r.stderr) && r.stderr.includes('--dht-bootstrap'), r.stderr);
     }
   });
+
+  it('name publish and name resolution refuse to run without a key or a DHT, in one line', async () => {
+    const cases = [
+      ['name', 'publish', 'x.torrent', '--dht-bootstrap', '127.0.0.1:6881'],
+      ['name', 'publish', 'x.torrent', '--key', 'k.key'],
+      ['get', `magnet:?xs=urn:btpk:${'ab'.repeat(32)}&s=00`, '-o', '/tmp/sb-never'],
+      ['get', `magnet:?xs=urn:btpk:${'ab'.repeat(31)}`, '-o', '/tmp/sb-never', '--dht-bootstrap', '127.0.0.1:6881'],
+    ];
+    for (const args of cases) {
+      const r = await runCli(args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.ok(isOneLine(r.stderr), r.stderr);
+    }
+  });
 });

@@ -142,4 +142,39 @@ describe('DHT interop with libtorrent', { skip: SKIP }, () => {
       await seed.stop();
     }
   });
+
+  it('a dataset name (BEP 46): publish, resolve and download; a second publish moves the name to the new version', { timeout: TEST_MS * 2 }, async () => {
+    const boot = ['--dht-bootstrap', `127.0.0.1:${ready.dhtPorts[4]}`];
+    const key = path.join(tmp, 'name.key');
+    assert.equal((await runCli(['keygen', '-o', key])).code, 0);
+    const seeds: Background[] = [];
+    const version = async (tag: string) => {
+      const src = path.join(tmp, `name-${tag}`);
+      await mkdir(path.join(src, 'weights'), { recursive: true });
+      const bytes = randomBytes(90_000);
+      await writeFile(path.join(src, 'weights', 'model.bin'), bytes);
+      const torrent = path.join(tmp, `name-${tag}.torrent`);
+      assert.equal((await runCli(['create', path.join(src, 'weights'), '-o', torrent])).code, 0);
+      const seed = background(process.execPath, [CLI, 'seed', torrent, src, ...boot, '--json']);
+      seeds.push(seed);
+      await seed.waitFor((l) => l.event === 'seeding', 30_000);
+      return { torrent, bytes };
+    };
+    try {
+      for (const [i, tag] of ['v1', 'v2'].entries()) {
+        const v = await version(tag);
+        const pub = await runCli(['name', 'publish', v.torrent, '--key', key, '--salt', 'resnet', ...boot, '--json']);
+        assert.equal(pub.code, 0, pub.stderr);
+        const p = JSON.parse(pub.stdout) as { name: string; seq: number };
+        assert.equal(p.seq, i + 1, 'each publish is the next version');
+        assert.match(p.name, /^magnet:\?xs=urn:btpk:[0-9a-f]{64}&s=[0-9a-f]+$/);
+        const out = path.join(tmp, `name-got-${tag}`);
+        const got = await runCli(['get', p.name, '-o', out, ...boot, '--json'], { timeoutMs: 90_000 });
+        assert.equal(got.code, 0, got.stderr);
+        assert.ok((await readFile(path.join(out, 'weights', 'model.bin'))).equals(v.bytes), `version ${i + 1} bit-exact`);
+      }
+    } finally {
+      await Promise.all(seeds.map((b) => b.stop()));
+    }
+  });
 });
