@@ -9,20 +9,9 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { PEER_TTL_MS, PeerStore, PeerStoreError, type PeerStoreOptions } from '../../src/dht/peer-store.js';
 import type { RecencyMap } from '../../src/dht/recency-map.js';
+import { seededRandom as prng } from '../../src/sim/clock.js';
 
 const MIN = 60_000;
-
-/** Small, seedable PRNG (mulberry32): uniform in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function fixture(opts: Omit<PeerStoreOptions, 'now'> = {}) {
   const clock = { t: 0 };

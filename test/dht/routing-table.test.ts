@@ -7,20 +7,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { commonPrefixBits, idToHex, idsEqual, randomId } from '../../src/codec/dht-id.js';
 import { type HowSeen, type NodeContact, RoutingTable, RoutingTableError, GOOD_FOR_MS, REFRESH_AFTER_MS } from '../../src/dht/routing-table.js';
+import { seededRandom as prng } from '../../src/sim/clock.js';
 
 const MIN = 60_000;
-
-/** Small, seedable PRNG (mulberry32): uniform in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const big = (id: Uint8Array) => BigInt(`0x${Buffer.from(id).toString('hex')}`);
 

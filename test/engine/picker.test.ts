@@ -6,20 +6,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Bitfield } from '../../src/codec/bitfield.js';
 import { type BlockRequest, type PickerOptions, PiecePicker } from '../../src/engine/picker.js';
+import { seededRandom as prng } from '../../src/sim/clock.js';
 
 const BLOCK = 16384;
-
-/** Small, seedable PRNG (mulberry32): uniform in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A picker of `n` pieces of `blocks` full blocks each, with a seeded random source. */
 function picker(n: number, blocks = 1, opts: Partial<PickerOptions> = {}): PiecePicker {

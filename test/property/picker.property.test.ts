@@ -10,6 +10,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { Bitfield } from '../../src/codec/bitfield.js';
 import { type BlockRequest, type Priority, PiecePicker } from '../../src/engine/picker.js';
+import { seededRandom as prng } from '../../src/sim/clock.js';
 
 const BLOCK = 16384;
 const PEERS = ['a', 'b', 'c', 'd', 'e'];
@@ -65,18 +66,6 @@ interface Config {
   lastBytes: number;
   randomFirstPieces: number;
   seed: number;
-}
-
-/** Small, seedable PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const key = (r: BlockRequest) => `${r.index}:${r.begin}`;

@@ -6,6 +6,7 @@
 import { type Layout, type PlannedFile, type TorrentVersion, planLayout } from '../../src/codec/layout.js';
 import { type Metainfo } from '../../src/codec/metainfo.js';
 import { deterministicBytes } from '../helpers/dataset.js';
+export { seededRandom as prng } from '../../src/sim/clock.js';
 
 export const P = 16384;
 
@@ -77,18 +78,6 @@ export function pieceWithJunkPads(layout: Layout, stream: Buffer, index: number)
     if (from < to) piece.fill(0xaa, from - start, to - start);
   }
   return piece;
-}
-
-/** A small seeded PRNG (mulberry32): tests that shuffle stay reproducible. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function shuffled<T>(xs: readonly T[], rand: () => number): T[] {

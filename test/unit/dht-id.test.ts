@@ -21,23 +21,12 @@ import {
   rangesTileIdSpace,
   xorDistance,
 } from '../../src/codec/dht-id.js';
+import { seededRandom as prng } from '../../src/sim/clock.js';
 
 const hex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
 const v4 = (s: string) => Uint8Array.from(s.split('.').map(Number));
 const big = (id: Uint8Array) => BigInt(`0x${Buffer.from(id).toString('hex')}`);
 const id20 = fc.uint8Array({ minLength: 20, maxLength: 20 });
-
-/** Small, seedable PRNG (mulberry32): uniform in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The id with bit `bit` (0 = top bit of byte 0) flipped. */
 function flip(id: Uint8Array, bit: number): Uint8Array {
