@@ -17,6 +17,29 @@ export interface ChokeCandidate {
   progress?(): number;
 }
 
+/** What `chokeCandidate` reads of a connection (PeerConnection, or the simulator's). */
+export interface ChokeablePeer {
+  readonly key: string;
+  peerInterested: boolean;
+  amChoking: boolean;
+  peerHasAll: boolean;
+  have: { count: number; size: number };
+  down: { rate(): number };
+  up: { rate(): number };
+}
+
+/** A connection as the choker sees it. */
+export function chokeCandidate(c: ChokeablePeer): ChokeCandidate {
+  return {
+    key: c.key,
+    peerInterested: c.peerInterested,
+    amChoking: c.amChoking,
+    downRate: () => c.down.rate(),
+    upRate: () => c.up.rate(),
+    progress: () => (c.peerHasAll ? 1 : c.have.count / Math.max(1, c.have.size)),
+  };
+}
+
 export interface ChokerOptions {
   /** Regular upload slots, the optimistic one not included. @default 7 */
   slots?: number;

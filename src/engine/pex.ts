@@ -10,6 +10,10 @@ import { peerKey } from './peer-list.js';
 
 /** Peers named per message, added and dropped alike. */
 export const MAX_PEX_PEERS = 50;
+/** How often we tell peers about other peers (BEP 11 asks for at most once a minute). */
+export const PEX_INTERVAL_MS = 60_000;
+/** The first PEX message to a peer, this long after it connected (its extension handshake is in). */
+export const FIRST_PEX_MS = 2000;
 
 /** Sends each of `to` (default: every connection) what changed among `connections` since last time. */
 export function sendPexUpdates(connections: Iterable<PeerConnection>, to?: readonly PeerConnection[]): void {

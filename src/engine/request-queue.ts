@@ -4,6 +4,17 @@
  * in batches. Shared by the torrent and the swarm simulator (src/sim).
  */
 
+/** A peer that sends no block this long while we wait for some is snubbed (its requests go elsewhere). */
+export const SNUB_MS = 30_000;
+
+/** Pieces a peer has that the picker wants: interest holds while this is above zero. */
+export function countWanted(picker: { wants(i: number): boolean; wantedRemaining(): number }, c: { peerHasAll: boolean; have: { indices(): Iterable<number> } }): number {
+  if (c.peerHasAll) return picker.wantedRemaining();
+  let n = 0;
+  for (const i of c.have.indices()) if (picker.wants(i)) n++;
+  return n;
+}
+
 /** Requests to keep queued at a peer: about one second of its rate, within its `reqq`. */
 export function queueDepth(rateBytesPerSecond: number, reqq: number, snubbed = false): number {
   if (snubbed) return 1;

@@ -14,12 +14,12 @@ import { decodeExtHandshake, encodeExtHandshake, encodeMetadataMessage, decodeMe
 import { type EventChannel } from '../events.js';
 import type { Storage } from '../storage/storage.js';
 import { VERSION } from '../version.js';
-import { Choker } from './choker.js';
+import { Choker, chokeCandidate as candidate } from './choker.js';
 import { type HandshakeResult, handshakeOutgoing } from './handshake.js';
 import { PeerConnection } from './peer-connection.js';
 import { type PeerSource, PeerList, peerKey } from './peer-list.js';
 import { type BlockRequest, MAX_PRIORITY, PiecePicker } from './picker.js';
-import { queueDepth, requestsToAdd } from './request-queue.js';
+import { SNUB_MS, countWanted, queueDepth, requestsToAdd } from './request-queue.js';
 import { wantedPeers } from './origin-rules.js';
 import { MEMBERS_INTERVAL_MS, MEMBERS_SECOND_REPORT_MS, MemberView } from './member-view.js';
 import { type HashRange, answerHashRequest } from './hash-exchange.js';
@@ -33,7 +33,7 @@ import { TokenBucket, takeAll } from './rate-limit.js';
 import { type OriginPolicy, Origins } from './origins.js';
 import { type WebSeedStats } from './web-seed.js';
 import { PieceWaiters } from './piece-waiters.js';
-import { MAX_PEX_PEERS, sendPexUpdates } from './pex.js';
+import { FIRST_PEX_MS, MAX_PEX_PEERS, PEX_INTERVAL_MS, sendPexUpdates } from './pex.js';
 
 export interface TorrentOptions {
   metainfo: Metainfo;
@@ -105,12 +105,6 @@ const BAN_STRIKES = 4;
 const EXT_METADATA = 1;
 const EXT_PEX = 2;
 const EXT_MEMBERS = 3;
-/** A peer that sends no block this long while we wait for some is snubbed (its requests go elsewhere). */
-const SNUB_MS = 30_000;
-/** How often we tell peers about other peers (BEP 11 asks for at most once a minute). */
-const PEX_INTERVAL_MS = 60_000;
-/** The first PEX message to a peer, this long after it connected (its extension handshake is in). */
-const FIRST_PEX_MS = 2000;
 /** Complete pieces waiting for the hash workers or the disk before we stop requesting: bounds memory. */
 const MAX_BACKLOG_BYTES = 32 * 1024 * 1024;
 /** Failed pieces whose bad copy we keep for smart ban. */
@@ -904,23 +898,4 @@ export class Torrent {
 
 function isLoopback(host: string): boolean {
   return host.startsWith('127.') || host === '::1';
-}
-
-/** Pieces the peer has that the picker wants. */
-function countWanted(picker: PiecePicker, c: PeerConnection): number {
-  if (c.peerHasAll) return picker.wantedRemaining();
-  let n = 0;
-  for (const i of c.have.indices()) if (picker.wants(i)) n++;
-  return n;
-}
-
-function candidate(c: PeerConnection) {
-  return {
-    key: c.key,
-    peerInterested: c.peerInterested,
-    amChoking: c.amChoking,
-    downRate: () => c.down.rate(),
-    upRate: () => c.up.rate(),
-    progress: () => (c.peerHasAll ? 1 : c.have.count / Math.max(1, c.have.size)),
-  };
 }

@@ -9,14 +9,15 @@
  * Not for: the network (uplink.ts), the swarm, tracker and origin host (swarm.ts).
  */
 import { Bitfield } from '../codec/bitfield.js';
-import { Choker } from '../engine/choker.js';
+import { Choker, chokeCandidate as candidate } from '../engine/choker.js';
 import { OriginRules, type OriginPolicy, wantedPeers } from '../engine/origin-rules.js';
 import { pickRun, runLimit } from '../engine/origin-run.js';
 import { MAX_REPORTED_MEMBERS, MEMBERS_INTERVAL_MS, MEMBERS_SECOND_REPORT_MS, MemberView } from '../engine/member-view.js';
 import { PeerList, type KnownPeer } from '../engine/peer-list.js';
 import { type BlockRequest, PiecePicker } from '../engine/picker.js';
 import { RateMeter } from '../engine/rate.js';
-import { queueDepth, requestsToAdd } from '../engine/request-queue.js';
+import { FIRST_PEX_MS, MAX_PEX_PEERS, PEX_INTERVAL_MS } from '../engine/pex.js';
+import { SNUB_MS, countWanted, queueDepth, requestsToAdd } from '../engine/request-queue.js';
 import { type SimClock, seededRandom } from './clock.js';
 import { Downlink, Uplink, type UplinkStream } from './uplink.js';
 
@@ -39,10 +40,6 @@ export interface SimWorld {
 
 const WEB = 'web';
 const PORT = 6881;
-const SNUB_MS = 30_000;
-const FIRST_PEX_MS = 2000;
-const PEX_INTERVAL_MS = 60_000;
-const MAX_PEX_PEERS = 50;
 const MAX_HALF_OPEN = 10;
 const IDLE_POLL_MS = 500;
 const MAX_RUN_BYTES = 16 * 1024 * 1024;
@@ -316,7 +313,7 @@ export class SimNode {
 
   /** As torrent.ts: interested while the peer has something we want, not interested after. */
   private updateInterest(c: SimConn, index: number | null): void {
-    if (index === null) c.wanted = this.countWanted(c);
+    if (index === null) c.wanted = countWanted(this.picker, c);
     else if (this.picker.wants(index)) c.wanted++;
     if (c.amInterested || c.wanted === 0) return;
     c.amInterested = true;
@@ -328,18 +325,11 @@ export class SimNode {
     for (const c of this.conns.values()) {
       if (!(c.peerHasAll || c.have.has(index))) continue;
       if (--c.wanted > 0 || !c.amInterested) continue;
-      c.wanted = this.countWanted(c);
+      c.wanted = countWanted(this.picker, c);
       if (c.wanted > 0) continue;
       c.amInterested = false;
       c.send((r) => r.node.onInterested(r, false));
     }
-  }
-
-  private countWanted(c: SimConn): number {
-    if (c.peerHasAll) return this.picker.wantedRemaining();
-    let n = 0;
-    for (const i of c.have.indices()) if (this.picker.wants(i)) n++;
-    return n;
   }
 
   onInterested(c: SimConn, interested: boolean): void {
@@ -555,15 +545,4 @@ export class SimNode {
   get wantsOrigin(): boolean {
     return this.webActive;
   }
-}
-
-function candidate(c: SimConn) {
-  return {
-    key: c.key,
-    peerInterested: c.peerInterested,
-    amChoking: c.amChoking,
-    downRate: () => c.down.rate(),
-    upRate: () => c.up.rate(),
-    progress: () => (c.peerHasAll ? 1 : c.have.count / Math.max(1, c.have.size)),
-  };
 }
