@@ -68,8 +68,8 @@ function program(): Command {
     .option('--upload-rate <bytes>', 'upload limit per second, e.g. 10MiB (default: none)')
     .option('--from-origin', "seed data that is only in the torrent's web seeds: fetch each piece from the origin the first time a peer asks for it (data-dir caches it)")
     .option('--webseed <url>', 'HTTP origin (BEP 19 web seed) besides the torrent\'s url-list, repeatable (with --from-origin)', collect, [])
-    .option('--dht-bootstrap <host:port>', 'use the DHT through this node (repeatable; "public" for the public DHT\'s routers); without it no DHT packet is sent', collect, [])
-    .option('--no-dht', 'do not use the DHT even if bootstrap nodes are given')
+    .option('--dht-bootstrap <host:port>', 'DHT node to join through (repeatable; "public" for the public DHT\'s routers); without it the DHT talks only to nodes that peers name', collect, [])
+    .option('--no-dht', 'run no DHT node at all')
     .option('--json', 'print JSON lines')
     .action(async (torrent: string, dataDir: string, flags) => {
       process.exitCode = await runSeed(torrent, dataDir, flags);
@@ -90,8 +90,8 @@ function program(): Command {
     .option('--origin-policy <policy>', 'when to use origins: fallback | balanced | origin-first', 'balanced')
     .option('--origin-rate <bytes>', 'limit for all origins together per second, e.g. 100MiB (default: none)')
     .option('--origin-connections <n>', 'parallel range requests per origin', '4')
-    .option('--dht-bootstrap <host:port>', 'use the DHT through this node (repeatable; "public" for the public DHT\'s routers); without it no DHT packet is sent', collect, [])
-    .option('--no-dht', 'do not use the DHT even if bootstrap nodes are given')
+    .option('--dht-bootstrap <host:port>', 'DHT node to join through (repeatable; "public" for the public DHT\'s routers); without it the DHT talks only to nodes that peers name', collect, [])
+    .option('--no-dht', 'run no DHT node at all')
     .option('--json', 'print one JSON object at the end')
     .action(async (torrent: string, flags) => {
       process.exitCode = await runGet(torrent, flags);

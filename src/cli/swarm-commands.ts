@@ -26,12 +26,15 @@ interface DhtFlags {
   dht?: boolean;
 }
 
-/** The DHT runs only with bootstrap nodes (private by default, ADR 010); --no-dht turns it off. */
-function dhtFlags(f: DhtFlags): { dhtBootstrap: string[] } {
-  if (f.dht === false) return { dhtBootstrap: [] };
+/**
+ * The DHT runs unless --no-dht; it talks only to the bootstrap nodes given and the nodes peers tell
+ * us of (private by default, ADR 010).
+ */
+function dhtFlags(f: DhtFlags): { dht: boolean; dhtBootstrap: string[] } {
+  if (f.dht === false) return { dht: false, dhtBootstrap: [] };
   const list = f.dhtBootstrap ?? [];
   parseDhtBootstrap(list); // bad addresses fail here, as one usage line
-  return { dhtBootstrap: list };
+  return { dht: true, dhtBootstrap: list };
 }
 
 export interface GetFlags extends RateFlags, DhtFlags {
@@ -106,6 +109,9 @@ function summary(tr: Transfer, seconds: number) {
     originBytesSaved: Math.max(0, fetched - s.bytesFromOrigins),
     bytesUploaded: s.bytesUploaded,
     peersSeen: s.peersSeen,
+    // Distinct addresses each source named; one peer may be named by several.
+    peersFrom: { tracker: s.peersFrom.tracker, dht: s.peersFrom.dht, pex: s.peersFrom.pex, lsd: s.peersFrom.lsd, manual: s.peersFrom.manual, incoming: s.peersFrom.incoming },
+    dht: tr.dht ? { port: tr.dht.port, nodes: tr.dht.node.table.size, lookups: tr.dht.node.counters.lookups, queriesAnswered: tr.dht.node.counters.queriesAnswered } : null,
     hashFailures: s.hashFailures,
     bannedPeers: s.bannedPeers,
     resumedPieces: tr.resumedPieces,

@@ -32,27 +32,89 @@ export async function startDht(bootstrap: ReadonlyArray<{ host: string; port: nu
   return startUdpDht({ bootstrap });
 }
 
+export interface DhtDiscovery {
+  /** Looks up again now (unless a round is running): a first node has just been learned. */
+  now(): void;
+  stop(): void;
+  /** Lookup rounds done, and peers they returned (with repeats). */
+  readonly counters: { rounds: number; peersFound: number };
+}
+
 /**
  * Looks `hashes` up now and every LOOKUP_EVERY_MS (then LOOKUP_SLOW_MS), announcing `port`, and
- * hands every peer found to `found`. Returns a function that stops it.
+ * hands every peer found to `found`.
  */
-export function discoverViaDht(dht: UdpDht, hashes: readonly Buffer[], port: number, found: (host: string, port: number) => void): () => void {
+export function discoverViaDht(dht: UdpDht, hashes: readonly Buffer[], port: number, found: (host: string, port: number) => void): DhtDiscovery {
   let stopped = false;
+  let running = false;
   let timer: NodeJS.Timeout | null = null;
   const started = Date.now();
+  const counters = { rounds: 0, peersFound: 0 };
   const round = async () => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    running = true;
     for (const h of hashes) {
-      if (stopped) return;
+      if (stopped) break;
       const r = await dht.node.announce(h, port).catch(() => null);
       if (r && !stopped) for (const p of r.peers) found(p.host, p.port);
+      counters.peersFound += r?.peers.length ?? 0;
     }
+    counters.rounds++;
+    running = false;
     if (stopped) return;
     timer = setTimeout(() => void round(), Date.now() - started < 5 * 60_000 ? LOOKUP_EVERY_MS : LOOKUP_SLOW_MS);
     timer.unref();
   };
   void round();
-  return () => {
-    stopped = true;
-    if (timer) clearTimeout(timer);
+  return {
+    counters,
+    now: () => {
+      if (!stopped && !running) void round();
+    },
+    stop: () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+    },
   };
+}
+
+/** Nodes we ping at most once each in this window (a peer reconnecting does not ping again). */
+const RELEARN_MS = 10 * 60_000;
+/** Bounded: the ping memory holds at most this many addresses. */
+const MAX_REMEMBERED = 1000;
+
+/**
+ * BEP 5 `port` messages: a peer tells us where its DHT node listens. We ping it; if it answers, the
+ * routing table takes it like any node that responded. This is how a DHT with no bootstrap nodes
+ * gets its first nodes, from peers found by trackers, LSD or `--peer`: it talks to no one else.
+ */
+export class DhtNodeLearner {
+  private readonly pinged = new Map<string, number>();
+  /** Called once, when the routing table first holds a node. */
+  onFirstNode: (() => void) | null = null;
+
+  constructor(private readonly dht: UdpDht) {}
+
+  learn(host: string, port: number): void {
+    const key = `${host}|${port}`;
+    const t = Date.now();
+    const last = this.pinged.get(key);
+    if (last !== undefined && t - last < RELEARN_MS) return;
+    this.pinged.delete(key);
+    if (this.pinged.size >= MAX_REMEMBERED) this.pinged.delete(this.pinged.keys().next().value!);
+    this.pinged.set(key, t);
+    const empty = this.dht.node.table.size === 0;
+    void this.dht.node.ask({ host, port }, { method: 'ping' }).then(
+      () => {
+        if (empty && this.dht.node.table.size > 0 && this.onFirstNode) {
+          const f = this.onFirstNode;
+          this.onFirstNode = null;
+          // Fill the table through it, then look our torrents up.
+          void this.dht.node.findNode(this.dht.node.id).finally(f);
+        }
+      },
+      () => {},
+    );
+  }
 }

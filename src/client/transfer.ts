@@ -19,7 +19,7 @@ import { type Torrent, type TorrentStats } from '../engine/torrent.js';
 import { type OriginPolicy } from '../engine/origins.js';
 import { TrackerSet } from '../discovery/tracker-set.js';
 import { type UdpDht } from '../dht/udp.js';
-import { discoverViaDht, parseDhtBootstrap, startDht } from './dht-discovery.js';
+import { DhtNodeLearner, discoverViaDht, parseDhtBootstrap, startDht } from './dht-discovery.js';
 import { FileStorage } from '../storage/file-storage.js';
 import { ResumeStore, loadResume } from '../storage/resume.js';
 
@@ -51,8 +51,13 @@ export interface TransferOptions {
   /** Seeding only: serve data that is only in the origins, fetching each piece when first asked for. */
   fromOrigin?: boolean;
   /**
-   * DHT bootstrap nodes ("HOST:PORT", or "public" for the public DHT's routers). The DHT runs only
-   * when some are given (ADR 010): then the torrent is announced and looked up in it.
+   * Run a DHT node (BEP 5) for this transfer: the torrent is announced and looked up in it. A
+   * private torrent never uses it (BEP 27). @default true
+   */
+  dht?: boolean;
+  /**
+   * DHT bootstrap nodes ("HOST:PORT", or "public" for the public DHT's routers). Without any, the
+   * DHT knows only the nodes that peers tell us of in BEP 5 `port` messages (ADR 010).
    */
   dhtBootstrap?: string[];
   events?: EventChannel;
@@ -68,6 +73,8 @@ export interface Transfer {
   readonly resumedPieces: number;
   /** Bytes of the selected files. */
   readonly wantedBytes: number;
+  /** The DHT node, when one runs (not for private torrents, nor with `dht: false`). */
+  readonly dht: UdpDht | null;
   stats(): TorrentStats;
   stop(): Promise<void>;
 }
@@ -110,6 +117,10 @@ async function open(t: Metainfo, opts: TransferOptions, select: string[], existi
   const resume = new ResumeStore(t, opts.dataDir, storage, have);
   const session = existing ?? new Session({ port: opts.port ?? 0, events: opts.events });
   if (!existing) await session.listen();
+  // BEP 27: a private torrent never uses the DHT (a magnet's DHT is closed once we see the flag).
+  if (t.private && existingDht) await existingDht.close();
+  const dht = t.private || opts.dht === false ? null : (existingDht ?? (await startDht(dhtNodes)));
+  const learner = dht ? new DhtNodeLearner(dht) : null;
   const torrent = session.addTorrent({
     metainfo: t,
     storage,
@@ -127,13 +138,13 @@ async function open(t: Metainfo, opts: TransferOptions, select: string[], existi
     // same moment do not know each other yet: the origins go gently at first. Peers given by
     // address are dialed at once, and a node alone has nothing to wait for.
     expectPeers: t.trackers.length > 0 || (opts.trackers?.length ?? 0) > 0 || existing !== undefined || dhtNodes.length > 0,
+    dht: dht && learner ? { port: dht.port, onNode: (h, p) => learner.learn(h, p) } : undefined,
   });
   for (const p of peers) torrent.addPeer(p.host, p.port, 'manual');
   const trackers = startTrackers(t, torrent, session, opts, bytes);
-  // BEP 27: a private torrent never uses the DHT (a magnet's DHT is closed once we see the flag).
-  if (t.private && existingDht) await existingDht.close();
-  const dht = t.private ? null : (existingDht ?? (dhtNodes.length ? await startDht(dhtNodes) : null));
-  const stopDht = dht ? discoverViaDht(dht, dhtHashes(t.infoHashV1, t.infoHashV2), session.port, (h, p) => torrent.addPeer(h, p, 'dht')) : () => {};
+  const discovery = dht ? discoverViaDht(dht, dhtHashes(t.infoHashV1, t.infoHashV2), session.port, (h, p) => torrent.addPeer(h, p, 'dht')) : null;
+  // A DHT that starts empty looks again as soon as a peer has told it of a first node.
+  if (learner && discovery) learner.onFirstNode = () => discovery.now();
   void torrent.done.then(
     () => Promise.all([storage.ensureEmptyFiles(), resume.save(), ...trackers.map((ts) => ts.completed())]),
     () => {},
@@ -145,10 +156,11 @@ async function open(t: Metainfo, opts: TransferOptions, select: string[], existi
     torrent,
     resumedPieces: have.count,
     wantedBytes: bytes,
+    dht,
     stats: () => torrent.getStats(),
     stop: () =>
       (stopping ??= (async () => {
-        stopDht();
+        discovery?.stop();
         await Promise.all([...trackers.map((ts) => ts.close().catch(() => {})), dht?.close()]);
         await session.close();
         await resume.close().catch(() => {});
@@ -245,9 +257,10 @@ export async function startMagnetDownload(m: Magnet, opts: MagnetDownloadOptions
   let stopDht = () => {};
   let info: Buffer;
   try {
-    if (dhtNodes.length) {
+    if (opts.dht !== false) {
       dht = await startDht(dhtNodes);
-      stopDht = discoverViaDht(dht, dhtHashes(m.infoHashV1, m.infoHashV2), session.port, (h, p) => fetch.addPeer(h, p));
+      const d = discoverViaDht(dht, dhtHashes(m.infoHashV1, m.infoHashV2), session.port, (h, p) => fetch.addPeer(h, p));
+      stopDht = () => d.stop();
     }
     info = await fetch.result;
   } catch (e) {

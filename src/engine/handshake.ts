@@ -65,6 +65,8 @@ export interface OutgoingHandshake {
    * answers with the truncated v2 hash although we sent the v1 one (BEP 52); libtorrent does.
    */
   acceptHashes?: Buffer[];
+  /** Take any info hash in the answer (the caller checks what it then receives). */
+  acceptAny?: boolean;
   peerId: Buffer;
   reserved: Buffer;
   timeoutMs: number;
@@ -74,7 +76,7 @@ export async function handshakeOutgoing(socket: Socket, ours: OutgoingHandshake)
   socket.write(encodeHandshake({ infoHash: ours.infoHash, peerId: ours.peerId, reserved: ours.reserved }));
   const r = await readHandshake(socket, ours.timeoutMs);
   const theirs = Buffer.from(r.remote.infoHash);
-  if (!(ours.acceptHashes ?? [ours.infoHash]).some((h) => h.equals(theirs))) throw new HandshakeError('peer answered for another torrent');
+  if (!ours.acceptAny && !(ours.acceptHashes ?? [ours.infoHash]).some((h) => h.equals(theirs))) throw new HandshakeError('peer answered for another torrent');
   if (Buffer.from(r.remote.peerId).equals(ours.peerId)) throw new HandshakeError('connected to ourselves');
   return r;
 }

@@ -91,8 +91,11 @@ export class MetadataFetch {
     this.sockets.add(socket);
     try {
       const reserved = Buffer.from(makeReserved([RESERVED_EXTENSION, RESERVED_FAST, ...(m.infoHashV2 ? [RESERVED_V2] : [])]));
-      const accept = [m.infoHashV1, m.infoHashV2?.subarray(0, 20)].filter((h): h is Buffer => !!h);
-      const hs = await handshakeOutgoing(socket, { infoHash: this.handshakeHash, acceptHashes: accept, peerId: this.opts.peerId, reserved, timeoutMs: 10_000 });
+      // A btih-only magnet cannot know the truncated v2 hash that a hybrid torrent's peer may
+      // answer with (libtorrent 2.0 does, BEP 52's upgrade): any answer is then taken, since the
+      // metadata it sends is checked against the v1 hash before it is used.
+      const accept = m.infoHashV2 ? [m.infoHashV1, m.infoHashV2.subarray(0, 20)].filter((h): h is Buffer => !!h) : null;
+      const hs = await handshakeOutgoing(socket, { infoHash: this.handshakeHash, acceptHashes: accept ?? undefined, acceptAny: !accept, peerId: this.opts.peerId, reserved, timeoutMs: 10_000 });
       const info = await this.exchange(socket, hs.rest);
       this.succeed(info);
     } finally {

@@ -9,7 +9,7 @@
  */
 import type { Socket } from 'node:net';
 import { Bitfield } from '../codec/bitfield.js';
-import { type Message, MessageDecoder, RESERVED_EXTENSION, RESERVED_FAST, RESERVED_V2, encodeMessage, encodePieceHeader, hasReserved } from '../codec/wire.js';
+import { type Message, MessageDecoder, RESERVED_DHT, RESERVED_EXTENSION, RESERVED_FAST, RESERVED_V2, encodeMessage, encodePieceHeader, hasReserved } from '../codec/wire.js';
 import { RateMeter } from './rate.js';
 import { onBytes } from './socket-reader.js';
 
@@ -60,6 +60,10 @@ export class PeerConnection {
   readonly supportsFast: boolean;
   readonly supportsExtensions: boolean;
   readonly supportsV2: boolean;
+  /** It runs a DHT node (BEP 5 reserved bit) and may send its port. */
+  readonly supportsDht: boolean;
+  /** Its `port` message was handled (one per connection). */
+  dhtPortSeen = false;
   readonly allowedFast = new Set<number>();
   closed = false;
   lastMessageAt: number;
@@ -98,6 +102,7 @@ export class PeerConnection {
     this.supportsFast = hasReserved(reserved, RESERVED_FAST);
     this.supportsExtensions = hasReserved(reserved, RESERVED_EXTENSION);
     this.supportsV2 = hasReserved(reserved, RESERVED_V2);
+    this.supportsDht = hasReserved(reserved, RESERVED_DHT);
     this.lastMessageAt = this.lastSentAt = this.lastBlockAt = this.connectedAt = this.now();
     this.listenPort = outgoing ? port : null;
     const idle = opts.idleTimeoutMs ?? 120_000;

@@ -4,12 +4,15 @@
  * and a failed address only after a back-off that grows with its failures.
  */
 export type PeerSource = 'manual' | 'tracker' | 'pex' | 'dht' | 'lsd' | 'incoming';
+export const PEER_SOURCES: readonly PeerSource[] = ['manual', 'tracker', 'pex', 'dht', 'lsd', 'incoming'];
 
 export interface KnownPeer {
   readonly host: string;
   readonly port: number;
   readonly key: string;
   source: PeerSource;
+  /** Every source that named it (a bit per PEER_SOURCES index). */
+  sources: number;
   failures: number;
   lastAttempt: number;
   connected: boolean;
@@ -29,18 +32,31 @@ export function peerKey(host: string, port: number): string {
 
 export class PeerList {
   private readonly peers = new Map<string, KnownPeer>();
+  /** Distinct addresses each source named: where peers came from (`peersFrom` in get --json). */
+  private readonly learned = new Map<PeerSource, number>(PEER_SOURCES.map((s) => [s, 0]));
 
   constructor(private readonly now: () => number = Date.now) {}
 
   add(host: string, port: number, source: PeerSource): KnownPeer | null {
     if (!Number.isInteger(port) || port <= 0 || port > 65535) return null;
     const key = peerKey(host, port);
+    const bit = 1 << PEER_SOURCES.indexOf(source);
     const known = this.peers.get(key);
-    if (known) return known;
+    if (known) {
+      if (!(known.sources & bit)) this.learned.set(source, this.learned.get(source)! + 1);
+      known.sources |= bit;
+      return known;
+    }
     if (this.peers.size >= MAX_KNOWN) return null;
-    const p: KnownPeer = { host, port, key, source, failures: 0, lastAttempt: -Infinity, connected: false, banned: false, strikes: 0, seed: false };
+    const p: KnownPeer = { host, port, key, source, sources: bit, failures: 0, lastAttempt: -Infinity, connected: false, banned: false, strikes: 0, seed: false };
     this.peers.set(key, p);
+    this.learned.set(source, this.learned.get(source)! + 1);
     return p;
+  }
+
+  /** How many distinct addresses each source has named (one address may count for several). */
+  learnedFrom(): Record<PeerSource, number> {
+    return Object.fromEntries(this.learned) as Record<PeerSource, number>;
   }
 
   remove(key: string): void {

@@ -9,7 +9,7 @@
 import type { Socket } from 'node:net';
 import { Bitfield } from '../codec/bitfield.js';
 import { type Metainfo } from '../codec/metainfo.js';
-import { type Message, RESERVED_EXTENSION, RESERVED_FAST, RESERVED_V2, makeReserved } from '../codec/wire.js';
+import { type Message, RESERVED_DHT, RESERVED_EXTENSION, RESERVED_FAST, RESERVED_V2, makeReserved } from '../codec/wire.js';
 import { decodeExtHandshake, encodeExtHandshake, encodeMetadataMessage, decodeMetadataMessage, METADATA_PIECE_SIZE, decodePex, decodeMembers, encodeMembers } from '../codec/extensions.js';
 import { type EventChannel } from '../events.js';
 import type { Storage } from '../storage/storage.js';
@@ -79,6 +79,12 @@ export interface TorrentOptions {
   fromOrigin?: boolean;
   /** Peers will turn up over the first seconds (trackers, magnets): origins start gently. @default true */
   expectPeers?: boolean;
+  /**
+   * Our DHT node (BEP 5): its UDP port, sent to peers that set the DHT bit in a `port` message,
+   * and where the DHT ports that peers send us go. This is how a DHT with no bootstrap nodes
+   * learns its first nodes: from peers we talk to anyway (ADR 010).
+   */
+  dht?: { port: number; onNode: (host: string, port: number) => void };
   now?: () => number;
   random?: () => number;
 }
@@ -92,6 +98,8 @@ export interface TorrentStats {
   hashFailures: number;
   bannedPeers: number;
   peersSeen: number;
+  /** Distinct peer addresses each source named (one address may count for several). */
+  peersFrom: Record<PeerSource, number>;
   connections: number;
   piecesHave: number;
   piecesWanted: number;
@@ -232,7 +240,7 @@ export class Torrent {
 
   /** Reserved bits we send: extension protocol, fast extension, and v2 for v2/hybrid torrents. */
   get reserved(): Buffer {
-    return Buffer.from(makeReserved([RESERVED_EXTENSION, RESERVED_FAST, ...(this.metainfo.infoHashV2 ? [RESERVED_V2] : [])]));
+    return Buffer.from(makeReserved([RESERVED_EXTENSION, RESERVED_FAST, ...(this.metainfo.infoHashV2 ? [RESERVED_V2] : []), ...(this.opts.dht ? [RESERVED_DHT] : [])]));
   }
 
   /** The 20-byte hashes peers may use for this torrent in a handshake. */
@@ -282,6 +290,7 @@ export class Torrent {
       bytesFromOrigins: this.origins.bytes,
       origins: this.origins.stats(),
       peersSeen: this.peers.size,
+      peersFrom: this.peers.learnedFrom(),
       connections: this.connections.size,
       piecesHave: this.picker.haveBitfield().count,
       piecesWanted: this.picker.wantedRemaining(),
@@ -415,6 +424,7 @@ export class Torrent {
       });
     }
     this.sendHaves(conn);
+    if (this.opts.dht && conn.supportsDht) conn.send({ type: 'port', port: this.opts.dht.port });
     conn.start(hs.rest);
   }
 
@@ -542,8 +552,15 @@ export class Torrent {
       case 'hash-reject':
         this.onHashes(conn, m, null);
         break;
+      case 'port':
+        // One per connection: a peer repeating it gets no more of our DHT's attention.
+        if (this.opts.dht && m.port > 0 && !conn.dhtPortSeen) {
+          conn.dhtPortSeen = true;
+          this.opts.dht.onNode(conn.host, m.port);
+        }
+        break;
       default:
-        // keep-alive, port, suggest and unknown ids.
+        // keep-alive, suggest and unknown ids.
         break;
     }
   }

@@ -121,6 +121,20 @@ describe('DHT interop with libtorrent', { skip: SKIP }, () => {
     });
   }
 
+  it('with no bootstrap node, the DHT learns its first nodes from a peer\'s BEP 5 port message (libtorrent\'s), and peersFrom says where peers came from', { timeout: TEST_MS }, async () => {
+    const out = path.join(tmp, 'get-port-msg');
+    // The rate limit keeps the transfer open for a second or two, so the ping has its answer.
+    const r = await runCli(['get', `magnet:?xt=urn:btih:${ready.v1}&x.pe=127.0.0.1:${ready.btPort}`, '-o', out, '--download-rate', '64KiB', '--json'], { timeoutMs: 90_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok((await readFile(path.join(out, 'ds', 'a.bin'))).equals(data), 'bit-exact');
+    const j = JSON.parse(r.stdout) as { peersFrom: Record<string, number>; dht: { nodes: number } | null };
+    assert.ok(j.peersFrom.manual >= 1, JSON.stringify(j.peersFrom));
+    assert.ok(j.dht && j.dht.nodes >= 1, `the routing table learned libtorrent's node: ${JSON.stringify(j.dht)}`);
+    const none = await runCli(['get', `magnet:?xt=urn:btih:${ready.v1}&x.pe=127.0.0.1:${ready.btPort}`, '-o', `${out}-nodht`, '--no-dht', '--json'], { timeoutMs: 90_000 });
+    assert.equal(none.code, 0, none.stderr);
+    assert.equal((JSON.parse(none.stdout) as { dht: unknown }).dht, null, '--no-dht runs no DHT node');
+  });
+
   it('libtorrent downloads a seedbank seed bit-exact, finding it through the DHT only', { timeout: TEST_MS }, async () => {
     const src = path.join(tmp, 'sb-src');
     await mkdir(path.join(src, 'set'), { recursive: true });
