@@ -15,6 +15,12 @@ import { type TokenSecrets } from './tokens.js';
 
 /** Peers in one get_peers answer: 50 compact IPv4 peers keep a packet well under 1,500 bytes. */
 export const MAX_VALUES = 50;
+/**
+ * Bytes of bencoded compact peers in one answer: 50 IPv4 peers take 400 (8 each), IPv6 peers 21
+ * each, so 30 of them. With both node lists (BEP 32 `want`), a token and BEP 42's `ip`, the packet
+ * stays under 1,500 bytes; 50 IPv6 peers would not.
+ */
+export const MAX_VALUES_BYTES = 650;
 
 export interface HandlerState {
   selfId: Uint8Array;
@@ -35,7 +41,7 @@ export function answerQuery(s: HandlerState, q: KrpcQuery, from: Endpoint): Answ
     case 'find_node':
       return { kind: 'response', id, ...closeNodes(s, q.target, from, q.want) };
     case 'get_peers': {
-      const values = s.peers.get(q.infoHash, MAX_VALUES);
+      const values = withinBytes(s.peers.get(q.infoHash, MAX_VALUES));
       // Nodes too, always: a querier looking for more peers keeps walking toward the hash.
       return { kind: 'response', id, token: s.tokens.token(from.host), ...(values.length ? { values } : {}), ...closeNodes(s, q.infoHash, from, q.want) };
     }
@@ -76,6 +82,17 @@ function closeNodes(s: HandlerState, target: Uint8Array, from: Endpoint, want: W
   if (families.includes('n4')) out.nodes = closest.filter((n) => !n.host.includes(':')).slice(0, s.table.k);
   if (families.includes('n6')) out.nodes6 = closest.filter((n) => n.host.includes(':')).slice(0, s.table.k);
   return out;
+}
+
+function withinBytes(values: Endpoint[]): Endpoint[] {
+  let bytes = 0;
+  let n = 0;
+  for (const v of values) {
+    bytes += v.host.includes(':') ? 21 : 8;
+    if (bytes > MAX_VALUES_BYTES) break;
+    n++;
+  }
+  return values.slice(0, n);
 }
 
 function error(code: number, message: string): Omit<KrpcError, 't'> {

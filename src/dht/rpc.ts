@@ -153,7 +153,7 @@ export class Rpc {
   };
   private readonly transport: DhtTransport;
   private readonly timers: Timers;
-  private readonly selfId: Uint8Array;
+  private selfId: Uint8Array;
   private readonly timeoutMs: number;
   private readonly maxOutstanding: number;
   private readonly random: () => number;
@@ -174,6 +174,12 @@ export class Rpc {
     if (!Number.isInteger(this.maxOutstanding) || this.maxOutstanding < 1 || this.maxOutstanding > TRANSACTION_IDS) {
       throw new RangeError(`maxOutstanding ${this.maxOutstanding} is not 1-${TRANSACTION_IDS}`);
     }
+  }
+
+  /** Our id from now on (a BEP 42 id for a newly learned external address); queries already sent keep theirs. */
+  setSelfId(id: Uint8Array): void {
+    if (id.length !== 20) throw new RangeError(`a node id is 20 bytes, not ${id.length}`);
+    this.selfId = new Uint8Array(id);
   }
 
   /** Queries waiting for an answer. */
