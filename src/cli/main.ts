@@ -70,6 +70,7 @@ function program(): Command {
     .option('--webseed <url>', 'HTTP origin (BEP 19 web seed) besides the torrent\'s url-list, repeatable (with --from-origin)', collect, [])
     .option('--dht-bootstrap <host:port>', 'DHT node to join through (repeatable; "public" for the public DHT\'s routers); without it the DHT talks only to nodes that peers name', collect, [])
     .option('--no-dht', 'run no DHT node at all')
+    .option('--lsd <iface>', 'local service discovery (BEP 14) on this interface, e.g. eth0: announce the torrent to the local link by multicast and use the peers found there (never for private torrents); off by default')
     .option('--json', 'print JSON lines')
     .action(async (torrent: string, dataDir: string, flags) => {
       process.exitCode = await runSeed(torrent, dataDir, flags);
@@ -92,6 +93,7 @@ function program(): Command {
     .option('--origin-connections <n>', 'parallel range requests per origin', '4')
     .option('--dht-bootstrap <host:port>', 'DHT node to join through (repeatable; "public" for the public DHT\'s routers); without it the DHT talks only to nodes that peers name', collect, [])
     .option('--no-dht', 'run no DHT node at all')
+    .option('--lsd <iface>', 'local service discovery (BEP 14) on this interface, e.g. eth0: announce the torrent to the local link by multicast and use the peers found there (never for private torrents); off by default')
     .option('--json', 'print one JSON object at the end')
     .action(async (torrent: string, flags) => {
       process.exitCode = await runGet(torrent, flags);

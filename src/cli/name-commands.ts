@@ -66,9 +66,9 @@ export async function runNamePublish(torrentFile: string, f: PublishFlags): Prom
   const value = encodeNameValue({ ih, extra: t.infoHashV2 ? new Map([['ih2', t.infoHashV2]]) : undefined });
   const dht = await startDht(bootstrap);
   try {
-    const current = await dht.node.getMutable(keys.publicKey, salt);
+    const current = await dht.getMutable(keys.publicKey, salt);
     const seq = (current?.seq ?? 0) + 1;
-    const put = await dht.node.putMutable(keys, { salt, seq, vBencoded: value, cas: current?.seq });
+    const put = await dht.putMutable(keys, { salt, seq, vBencoded: value, cas: current?.seq });
     if (put.storedAt === 0) throw new UsageError('no DHT node stored the name (are the bootstrap nodes reachable?)');
     const name = formatNameMagnet({ publicKey: keys.publicKey, salt });
     if (f.json) process.stdout.write(`${JSON.stringify({ name, seq, infoHash: ih.toString('hex'), storedAt: put.storedAt })}\n`);
@@ -86,7 +86,7 @@ export async function resolveName(uri: string, bootstrapList: readonly string[])
   if (bootstrap.length === 0) throw new UsageError('a name (xs=urn:btpk:) is resolved in the DHT: give --dht-bootstrap HOST:PORT (or public)');
   const dht = await startDht(bootstrap);
   try {
-    const item = await dht.node.getMutable(n.publicKey, n.salt.length ? n.salt : undefined);
+    const item = await dht.getMutable(n.publicKey, n.salt.length ? n.salt : undefined);
     if (!item) throw new UsageError('the name was not found in the DHT (no correctly signed value)', 'NAME_NOT_FOUND');
     const v = decodeNameValue(item.vBencoded);
     const ih2 = v.extra.get('ih2');

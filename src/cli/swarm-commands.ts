@@ -3,7 +3,10 @@
  * at the end, `--json` for machines, and a clean stop on SIGINT/SIGTERM.
  */
 import { parseDhtBootstrap } from '../client/dht-discovery.js';
+import { lsdInterfaceAddress } from '../discovery/lsd.js';
 import { isNameMagnet } from '../codec/name-magnet.js';
+import { type DhtNodeStatus } from '../dht/node.js';
+import { type UdpDht } from '../dht/udp.js';
 import { resolveName } from './name-commands.js';
 import path from 'node:path';
 import { ORIGIN_POLICIES, type OriginPolicy, type Transfer, UsageError, isMagnet, parseMagnet, startDownload, startMagnetDownload, startSeeding } from '../index.js';
@@ -37,7 +40,19 @@ function dhtFlags(f: DhtFlags): { dht: boolean; dhtBootstrap: string[] } {
   return { dht: true, dhtBootstrap: list };
 }
 
-export interface GetFlags extends RateFlags, DhtFlags {
+interface LsdFlags {
+  /** --lsd <iface>: BEP 14 local service discovery on this interface. */
+  lsd?: string;
+}
+
+/** LSD runs only when an interface is named (private by default); an unknown name fails here, as one usage line. */
+function lsdFlags(f: LsdFlags): { lsd?: string } {
+  if (f.lsd === undefined) return {};
+  lsdInterfaceAddress(f.lsd);
+  return { lsd: f.lsd };
+}
+
+export interface GetFlags extends RateFlags, DhtFlags, LsdFlags {
   output: string;
   webseed?: string[];
   originPolicy?: string;
@@ -51,7 +66,7 @@ export interface GetFlags extends RateFlags, DhtFlags {
   json?: boolean;
 }
 
-export interface SeedFlags extends RateFlags, DhtFlags {
+export interface SeedFlags extends RateFlags, DhtFlags, LsdFlags {
   port?: string;
   fromOrigin?: boolean;
   webseed?: string[];
@@ -111,11 +126,28 @@ function summary(tr: Transfer, seconds: number) {
     peersSeen: s.peersSeen,
     // Distinct addresses each source named; one peer may be named by several.
     peersFrom: { tracker: s.peersFrom.tracker, dht: s.peersFrom.dht, pex: s.peersFrom.pex, lsd: s.peersFrom.lsd, manual: s.peersFrom.manual, incoming: s.peersFrom.incoming },
-    dht: tr.dht ? { port: tr.dht.port, nodes: tr.dht.node.table.size, lookups: tr.dht.node.counters.lookups, queriesAnswered: tr.dht.node.counters.queriesAnswered } : null,
+    dht: tr.dht ? dhtSummary(tr.dht) : null,
     hashFailures: s.hashFailures,
     bannedPeers: s.bannedPeers,
     resumedPieces: tr.resumedPieces,
     pieces: { have: s.piecesHave, total: t.numPieces },
+  };
+}
+
+/** What the DHT did for this transfer: its sockets, table sizes per family (BEP 32) and work. */
+export function dhtSummary(dht: UdpDht) {
+  const st = dht.status();
+  const both = [st.v4, ...(st.v6 ? [st.v6] : [])];
+  const sum = (f: (s: DhtNodeStatus) => number) => both.reduce((a, s) => a + f(s), 0);
+  return {
+    port: dht.port,
+    port6: dht.port6,
+    nodes: sum((s) => s.nodes),
+    nodesV4: st.v4.nodes,
+    nodesV6: st.v6?.nodes ?? 0,
+    lookups: sum((s) => s.lookups),
+    queriesAnswered: sum((s) => s.queriesAnswered),
+    externalAddress: st.v4.externalAddress ?? st.v6?.externalAddress ?? null,
   };
 }
 
@@ -131,6 +163,7 @@ export async function runGet(source: string, f: GetFlags): Promise<number> {
     select: f.select,
     ...rates(f),
     ...dhtFlags(f),
+    ...lsdFlags(f),
     ...originFlags(f),
     onCheckProgress: (done: number, total: number) => {
       check ??= startProgress('checking', total, quiet);
@@ -194,6 +227,7 @@ export async function runSeed(torrentFile: string, dataDir: string, f: SeedFlags
     trackers: f.tracker,
     ...rates(f),
     ...dhtFlags(f),
+    ...lsdFlags(f),
     ...(f.fromOrigin ? { fromOrigin: true, ...originFlags({ output: '', peer: [], tracker: [], select: [], webseed: f.webseed }) } : {}),
     onCheckProgress: (done, total) => {
       check ??= startProgress('checking', total, quiet);

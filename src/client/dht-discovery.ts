@@ -56,7 +56,7 @@ export function discoverViaDht(dht: UdpDht, hashes: readonly Buffer[], port: num
     running = true;
     for (const h of hashes) {
       if (stopped) break;
-      const r = await dht.node.announce(h, port).catch(() => null);
+      const r = await dht.announce(h, port).catch(() => null);
       if (r && !stopped) for (const p of r.peers) found(p.host, p.port);
       counters.peersFound += r?.peers.length ?? 0;
     }
@@ -104,14 +104,16 @@ export class DhtNodeLearner {
     this.pinged.delete(key);
     if (this.pinged.size >= MAX_REMEMBERED) this.pinged.delete(this.pinged.keys().next().value!);
     this.pinged.set(key, t);
-    const empty = this.dht.node.table.size === 0;
-    void this.dht.node.ask({ host, port }, { method: 'ping' }).then(
+    const node = this.dht.nodeFor(host);
+    if (!node) return; // an IPv6 peer while we have no IPv6 socket
+    const empty = node.table.size === 0;
+    void node.ask({ host, port }, { method: 'ping' }).then(
       () => {
-        if (empty && this.dht.node.table.size > 0 && this.onFirstNode) {
+        if (empty && node.table.size > 0 && this.onFirstNode) {
           const f = this.onFirstNode;
           this.onFirstNode = null;
           // Fill the table through it, then look our torrents up.
-          void this.dht.node.findNode(this.dht.node.id).finally(f);
+          void node.findNode(node.id).finally(f);
         }
       },
       () => {},

@@ -20,6 +20,7 @@ import { type OriginPolicy } from '../engine/origins.js';
 import { TrackerSet } from '../discovery/tracker-set.js';
 import { type UdpDht } from '../dht/udp.js';
 import { DhtNodeLearner, discoverViaDht, parseDhtBootstrap, startDht } from './dht-discovery.js';
+import { type LsdService, startLsd } from '../discovery/lsd.js';
 import { FileStorage } from '../storage/file-storage.js';
 import { ResumeStore, loadResume } from '../storage/resume.js';
 
@@ -60,6 +61,12 @@ export interface TransferOptions {
    * DHT knows only the nodes that peers tell us of in BEP 5 `port` messages (ADR 010).
    */
   dhtBootstrap?: string[];
+  /**
+   * Local service discovery (BEP 14) on this interface (a name such as "eth0"): announce the
+   * torrent to the link by multicast and dial the peers that announce it. Never for a private
+   * torrent (BEP 27). @default off
+   */
+  lsd?: string;
   events?: EventChannel;
   /** Called while resume data is being checked against the disk. */
   onCheckProgress?: (bytesDone: number, bytesTotal: number) => void;
@@ -108,7 +115,15 @@ export function selectPieces(t: Metainfo, globs: readonly string[]): { wanted: B
   return { wanted, bytes };
 }
 
-async function open(t: Metainfo, opts: TransferOptions, select: string[], existing?: Session, fileIndices?: Array<[number, number]> | null, existingDht?: UdpDht | null): Promise<Transfer> {
+async function open(
+  t: Metainfo,
+  opts: TransferOptions,
+  select: string[],
+  existing?: Session,
+  fileIndices?: Array<[number, number]> | null,
+  existingDht?: UdpDht | null,
+  existingLsd?: LsdService | null,
+): Promise<Transfer> {
   const { wanted, bytes } = fileIndices ? selectIndices(t, fileIndices) : selectPieces(t, select);
   const peers = (opts.peers ?? []).map(parsePeerAddress);
   const dhtNodes = parseDhtBootstrap(opts.dhtBootstrap ?? []);
@@ -117,6 +132,20 @@ async function open(t: Metainfo, opts: TransferOptions, select: string[], existi
   const resume = new ResumeStore(t, opts.dataDir, storage, have);
   const session = existing ?? new Session({ port: opts.port ?? 0, events: opts.events });
   if (!existing) await session.listen();
+  // BEP 27: a private torrent never uses LSD (a magnet's LSD is closed once we see the flag).
+  let lsd: LsdService | null = null;
+  if (t.private) await existingLsd?.close();
+  else if (existingLsd) lsd = existingLsd;
+  else if (opts.lsd !== undefined) {
+    try {
+      lsd = await startLsd({ interface: opts.lsd, port: session.port });
+    } catch (e) {
+      if (!existing) await session.close();
+      await resume.close().catch(() => {});
+      await storage.close();
+      throw e;
+    }
+  }
   // BEP 27: a private torrent never uses the DHT (a magnet's DHT is closed once we see the flag).
   if (t.private && existingDht) await existingDht.close();
   const dht = t.private || opts.dht === false ? null : (existingDht ?? (await startDht(dhtNodes)));
@@ -137,7 +166,7 @@ async function open(t: Metainfo, opts: TransferOptions, select: string[], existi
     // Peers found through trackers (and magnets) arrive over seconds, and two that announced at the
     // same moment do not know each other yet: the origins go gently at first. Peers given by
     // address are dialed at once, and a node alone has nothing to wait for.
-    expectPeers: t.trackers.length > 0 || (opts.trackers?.length ?? 0) > 0 || existing !== undefined || dhtNodes.length > 0,
+    expectPeers: t.trackers.length > 0 || (opts.trackers?.length ?? 0) > 0 || existing !== undefined || dhtNodes.length > 0 || lsd !== null,
     dht: dht && learner ? { port: dht.port, onNode: (h, p) => learner.learn(h, p) } : undefined,
   });
   for (const p of peers) torrent.addPeer(p.host, p.port, 'manual');
@@ -145,6 +174,8 @@ async function open(t: Metainfo, opts: TransferOptions, select: string[], existi
   const discovery = dht ? discoverViaDht(dht, dhtHashes(t.infoHashV1, t.infoHashV2), session.port, (h, p) => torrent.addPeer(h, p, 'dht')) : null;
   // A DHT that starts empty looks again as soon as a peer has told it of a first node.
   if (learner && discovery) learner.onFirstNode = () => discovery.now();
+  const lsdService = lsd;
+  const stopLsd = lsdService ? dhtHashes(t.infoHashV1, t.infoHashV2).map((h) => lsdService.add(h, (host, port) => torrent.addPeer(host, port, 'lsd'))) : [];
   void torrent.done.then(
     () => Promise.all([storage.ensureEmptyFiles(), resume.save(), ...trackers.map((ts) => ts.completed())]),
     () => {},
@@ -161,7 +192,8 @@ async function open(t: Metainfo, opts: TransferOptions, select: string[], existi
     stop: () =>
       (stopping ??= (async () => {
         discovery?.stop();
-        await Promise.all([...trackers.map((ts) => ts.close().catch(() => {})), dht?.close()]);
+        for (const off of stopLsd) off();
+        await Promise.all([...trackers.map((ts) => ts.close().catch(() => {})), dht?.close(), lsd?.close()]);
         await session.close();
         await resume.close().catch(() => {});
         await storage.close();
@@ -255,8 +287,22 @@ export async function startMagnetDownload(m: Magnet, opts: MagnetDownloadOptions
   const dhtNodes = parseDhtBootstrap(opts.dhtBootstrap ?? []);
   let dht: UdpDht | null = null;
   let stopDht = () => {};
+  let lsd: LsdService | null = null;
+  let lsdOffs: Array<() => void> = [];
+  const stopLsd = () => lsdOffs.splice(0).forEach((off) => off());
+  // Peers LSD found while we fetched the metadata: the torrent dials them too (bounded, in case of a flood).
+  const lsdFound = new Map<string, { host: string; port: number }>();
   let info: Buffer;
   try {
+    if (opts.lsd !== undefined) {
+      const service = (lsd = await startLsd({ interface: opts.lsd, port: session.port }));
+      lsdOffs = dhtHashes(m.infoHashV1, m.infoHashV2).map((h) =>
+        service.add(h, (host, port) => {
+          fetch.addPeer(host, port);
+          if (lsdFound.size < 200) lsdFound.set(`${host} ${port}`, { host, port });
+        }),
+      );
+    }
     if (opts.dht !== false) {
       dht = await startDht(dhtNodes);
       const d = discoverViaDht(dht, dhtHashes(m.infoHashV1, m.infoHashV2), session.port, (h, p) => fetch.addPeer(h, p));
@@ -265,12 +311,15 @@ export async function startMagnetDownload(m: Magnet, opts: MagnetDownloadOptions
     info = await fetch.result;
   } catch (e) {
     stopDht();
+    stopLsd();
     await discovery?.close().catch(() => {});
     await dht?.close();
+    await lsd?.close();
     await session.close();
     throw e;
   } finally {
     stopDht();
+    stopLsd();
     await discovery?.close().catch(() => {});
   }
   let t: Metainfo;
@@ -280,13 +329,16 @@ export async function startMagnetDownload(m: Magnet, opts: MagnetDownloadOptions
     t = { ...parseInfo(dict, info), trackers: tiers, webSeeds: m.webSeeds, comment: null, createdBy: null, creationDate: null };
   } catch (e) {
     await dht?.close();
+    await lsd?.close();
     await session.close();
     throw e;
   }
   opts.onMetadata?.(t);
   // Peers that served the metadata have the torrent: dial them again for the data.
   const known = [...(opts.peers ?? []), ...m.peers];
-  return open(t, { ...opts, peers: known, trackers: opts.trackers, noTorrentTrackers: false }, opts.select ?? [], session, opts.select?.length ? null : m.select, dht);
+  const tr = await open(t, { ...opts, peers: known, trackers: opts.trackers, noTorrentTrackers: false }, opts.select ?? [], session, opts.select?.length ? null : m.select, dht, lsd);
+  if (!t.private) for (const p of lsdFound.values()) tr.torrent.addPeer(p.host, p.port, 'lsd');
+  return tr;
 }
 
 /** The 20-byte keys a torrent has in the DHT: its v1 hash and its v2 hash truncated (BEP 52). */
