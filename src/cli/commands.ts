@@ -4,20 +4,14 @@
  */
 import { readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  type Metainfo,
-  type TorrentDescription,
-  type TorrentVersion,
-  DEFAULT_BENCODE_LIMITS,
-  UsageError,
-  createTorrent,
-  describeMagnet,
-  describeTorrent,
-  isMagnet,
-  parseMagnet,
-  parseTorrent,
-  verifyData,
-} from '../index.js';
+import { DEFAULT_BENCODE_LIMITS } from '../codec/bencode.js';
+import { type TorrentVersion } from '../codec/layout.js';
+import { isMagnet, parseMagnet } from '../codec/magnet.js';
+import { type Metainfo, parseTorrent } from '../codec/metainfo.js';
+import { createTorrent } from '../content/create.js';
+import { type TorrentDescription, describeMagnet, describeTorrent } from '../content/describe.js';
+import { verifyData } from '../content/verify.js';
+import { UsageError } from '../errors.js';
 import { formatBytes, formatRate, printJson, startProgress } from './output.js';
 
 export interface CreateFlags {

@@ -5,12 +5,13 @@
  * 1 when the command ran and found a problem (e.g. verify), 2 for bad input or usage.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { SeedbankError, VERSION } from '../index.js';
-import { runCreate, runInfo, runVerify } from './commands.js';
-import { DEMO_HELP, runDemo } from './demo.js';
-import { runKeygen, runNamePublish } from './name-commands.js';
-import { runGet, runSeed } from './swarm-commands.js';
-import { runTracker } from './tracker-command.js';
+import { SeedbankError } from '../errors.js';
+import { VERSION } from '../version.js';
+import { DEMO_HELP } from './demo-help.js';
+
+// Each command's module is loaded when it runs: `create` and `verify` do not load the swarm
+// engine, the DHT or LSD (a faster start, and fewer files open at once under a low ulimit).
+const commands = () => import('./commands.js');
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
 
@@ -38,7 +39,7 @@ function program(): Command {
     .option('--no-date', 'omit the creation date (byte-identical output for identical input)')
     .option('--json', 'print a JSON description of the torrent')
     .action(async (input: string, flags) => {
-      process.exitCode = await runCreate(input, flags);
+      process.exitCode = await (await commands()).runCreate(input, flags);
     });
 
   p.command('info')
@@ -46,7 +47,7 @@ function program(): Command {
     .argument('<torrent>', '.torrent file or magnet link')
     .option('--json', 'print JSON')
     .action(async (source: string, flags) => {
-      process.exitCode = await runInfo(source, flags);
+      process.exitCode = await (await commands()).runInfo(source, flags);
     });
 
   p.command('verify')
@@ -55,7 +56,7 @@ function program(): Command {
     .argument('<data-dir>', 'folder that holds the content under the torrent name (the save path)')
     .option('--json', 'print a JSON report per file and piece')
     .action(async (torrent: string, dataDir: string, flags) => {
-      process.exitCode = await runVerify(torrent, dataDir, flags);
+      process.exitCode = await (await commands()).runVerify(torrent, dataDir, flags);
     });
 
   p.command('seed')
@@ -66,14 +67,17 @@ function program(): Command {
     .option('--peer <host:port>', 'peer to connect to, repeatable', collect, [])
     .option('--tracker <url>', 'announce to this tracker too, repeatable', collect, [])
     .option('--upload-rate <bytes>', 'upload limit per second, e.g. 10MiB (default: none)')
+    .option('--name-key <KEYFILE>', 'keep a dataset name (BEP 46) alive while seeding: store it again before DHT nodes drop it, and publish this torrent if the name has no version yet')
+    .option('--name-salt <name>', 'the name under --name-key (default: none)')
     .option('--from-origin', "seed data that is only in the torrent's web seeds: fetch each piece from the origin the first time a peer asks for it (data-dir caches it)")
     .option('--webseed <url>', 'HTTP origin (BEP 19 web seed) besides the torrent\'s url-list, repeatable (with --from-origin)', collect, [])
     .option('--dht-bootstrap <host:port>', 'DHT node to join through (repeatable; "public" for the public DHT\'s routers); without it the DHT talks only to nodes that peers name', collect, [])
     .option('--no-dht', 'run no DHT node at all')
+    .option('--config <file>', 'config file (default: $SEEDBANK_HOME/config.json, ~/.config/seedbank/config.json)')
     .option('--lsd <iface>', 'local service discovery (BEP 14) on this interface, e.g. eth0: announce the torrent to the local link by multicast and use the peers found there (never for private torrents); off by default')
     .option('--json', 'print JSON lines')
     .action(async (torrent: string, dataDir: string, flags) => {
-      process.exitCode = await runSeed(torrent, dataDir, flags);
+      process.exitCode = await (await import('./swarm-commands.js')).runSeed(torrent, dataDir, flags);
     });
 
   p.command('get')
@@ -93,10 +97,11 @@ function program(): Command {
     .option('--origin-connections <n>', 'parallel range requests per origin', '4')
     .option('--dht-bootstrap <host:port>', 'DHT node to join through (repeatable; "public" for the public DHT\'s routers); without it the DHT talks only to nodes that peers name', collect, [])
     .option('--no-dht', 'run no DHT node at all')
+    .option('--config <file>', 'config file (default: $SEEDBANK_HOME/config.json, ~/.config/seedbank/config.json)')
     .option('--lsd <iface>', 'local service discovery (BEP 14) on this interface, e.g. eth0: announce the torrent to the local link by multicast and use the peers found there (never for private torrents); off by default')
     .option('--json', 'print one JSON object at the end')
     .action(async (torrent: string, flags) => {
-      process.exitCode = await runGet(torrent, flags);
+      process.exitCode = await (await import('./swarm-commands.js')).runGet(torrent, flags);
     });
 
   p.command('tracker')
@@ -105,7 +110,7 @@ function program(): Command {
     .option('--host <addr>', 'address to listen on (default: all)')
     .option('--json', 'print a JSON line with the announce URLs')
     .action(async (flags) => {
-      process.exitCode = await runTracker(flags);
+      process.exitCode = await (await import('./tracker-command.js')).runTracker(flags);
     });
 
   p.command('keygen')
@@ -114,7 +119,7 @@ function program(): Command {
     .option('--force', 'replace an existing key file')
     .option('--json', 'print the file, public key and name prefix as JSON')
     .action(async (flags) => {
-      process.exitCode = await runKeygen(flags);
+      process.exitCode = await (await import('./name-commands.js')).runKeygen(flags);
     });
 
   const name = p.command('name').description('dataset names in the DHT (BEP 46): a key and a salt that point at the current version');
@@ -125,9 +130,22 @@ function program(): Command {
     .option('--key <KEYFILE>', 'the key file from seedbank keygen (required)')
     .option('--salt <name>', 'the name under this key (at most 64 bytes)', '')
     .option('--dht-bootstrap <host:port>', 'DHT node to publish through (repeatable; "public" for the public DHT)', collect, [])
+    .option('--config <file>', 'config file (default: $SEEDBANK_HOME/config.json, ~/.config/seedbank/config.json)')
     .option('--json', 'print the name, version and info hash as JSON')
     .action(async (torrent: string, flags) => {
-      process.exitCode = await runNamePublish(torrent, flags);
+      process.exitCode = await (await import('./name-commands.js')).runNamePublish(torrent, flags);
+    });
+
+  p.command('dht')
+    .description('the DHT node (BEP 5, 32, 42)')
+    .command('status')
+    .description('join the DHT (bootstrap nodes, the config file or the saved routing table), run a few lookups, and show the routing table per address family')
+    .option('--dht-bootstrap <host:port>', 'DHT node to join through (repeatable; "public" for the public DHT\'s routers)', collect, [])
+    .option('--lookups <n>', 'random lookups to run and report', '3')
+    .option('--config <file>', 'config file (default: $SEEDBANK_HOME/config.json, ~/.config/seedbank/config.json)')
+    .option('--json', 'print JSON')
+    .action(async (flags) => {
+      process.exitCode = await (await import('./dht-command.js')).runDhtStatus(flags);
     });
 
   p.command('demo')
@@ -138,7 +156,7 @@ function program(): Command {
     .option('--keep', 'keep the temporary folder and print where it is')
     .addHelpText('after', DEMO_HELP)
     .action(async (flags) => {
-      process.exitCode = await runDemo(flags);
+      process.exitCode = await (await import('./demo.js')).runDemo(flags);
     });
   return p;
 }

@@ -8,10 +8,12 @@
 import { open, readFile } from 'node:fs/promises';
 import { MAX_SALT, decodeKeyFile, decodeNameValue, encodeKeyFile, encodeNameValue, generateKeys } from '../codec/bep44.js';
 import { type Magnet } from '../codec/magnet.js';
+import { type Metainfo } from '../codec/metainfo.js';
 import { formatNameMagnet, parseNameMagnet } from '../codec/name-magnet.js';
 import { parseDhtBootstrap, startDht } from '../client/dht-discovery.js';
 import { UsageError } from '../index.js';
 import { loadTorrentFile } from './commands.js';
+import { type Discovery, resolveDiscovery } from './discovery-flags.js';
 
 export interface KeygenFlags {
   output?: string;
@@ -46,6 +48,7 @@ export interface PublishFlags {
   key?: string;
   salt?: string;
   dhtBootstrap?: string[];
+  config?: string;
   json?: boolean;
 }
 
@@ -56,15 +59,24 @@ export interface PublishFlags {
  */
 export async function runNamePublish(torrentFile: string, f: PublishFlags): Promise<number> {
   if (!f.key) throw new UsageError('name publish needs --key KEYFILE (make one with seedbank keygen)');
-  const bootstrap = parseDhtBootstrap(f.dhtBootstrap ?? []);
+  const disc = await resolveDiscovery(f);
+  try {
+    return await publish(torrentFile, f.key, f, disc);
+  } finally {
+    await disc.release();
+  }
+}
+
+async function publish(torrentFile: string, keyFile: string, f: PublishFlags, disc: Discovery): Promise<number> {
+  const bootstrap = parseDhtBootstrap(disc.dhtBootstrap);
   if (bootstrap.length === 0) throw new UsageError('name publish needs --dht-bootstrap HOST:PORT (or public): names live in the DHT');
   const salt = Buffer.from(f.salt ?? '', 'utf8');
   if (salt.length > MAX_SALT) throw new UsageError(`--salt is ${salt.length} bytes; BEP 44 allows ${MAX_SALT}`);
   const t = await loadTorrentFile(torrentFile);
-  const keys = decodeKeyFile(await readFile(f.key, 'utf8'));
+  const keys = decodeKeyFile(await readFile(keyFile, 'utf8'));
   const ih = t.infoHashV1 ?? t.infoHashV2!.subarray(0, 20);
-  const value = encodeNameValue({ ih, extra: t.infoHashV2 ? new Map([['ih2', t.infoHashV2]]) : undefined });
-  const dht = await startDht(bootstrap);
+  const value = nameValue(t);
+  const dht = await startDht(bootstrap, disc.dhtSettings);
   try {
     const current = await dht.getMutable(keys.publicKey, salt);
     const seq = (current?.seq ?? 0) + 1;
@@ -79,12 +91,19 @@ export async function runNamePublish(torrentFile: string, f: PublishFlags): Prom
   }
 }
 
+/** BEP 46's `{ ih }` (v1 hash, or the v2 hash truncated) plus our `ih2`, the full v2 hash. */
+export function nameValue(t: Metainfo): Buffer {
+  const ih = t.infoHashV1 ?? t.infoHashV2!.subarray(0, 20);
+  return encodeNameValue({ ih, extra: t.infoHashV2 ? new Map([['ih2', t.infoHashV2]]) : undefined });
+}
+
 /** Resolves a name magnet to a magnet of its current version, through the DHT. */
-export async function resolveName(uri: string, bootstrapList: readonly string[]): Promise<{ magnet: Magnet; seq: number }> {
+export async function resolveName(uri: string, disc: Pick<Discovery, 'dht' | 'dhtBootstrap' | 'dhtSettings'>): Promise<{ magnet: Magnet; seq: number }> {
   const n = parseNameMagnet(uri);
-  const bootstrap = parseDhtBootstrap(bootstrapList);
+  if (!disc.dht) throw new UsageError('a name (xs=urn:btpk:) is resolved in the DHT, and --no-dht (or the config) turns it off');
+  const bootstrap = parseDhtBootstrap(disc.dhtBootstrap);
   if (bootstrap.length === 0) throw new UsageError('a name (xs=urn:btpk:) is resolved in the DHT: give --dht-bootstrap HOST:PORT (or public)');
-  const dht = await startDht(bootstrap);
+  const dht = await startDht(bootstrap, disc.dhtSettings);
   try {
     const item = await dht.getMutable(n.publicKey, n.salt.length ? n.salt : undefined);
     if (!item) throw new UsageError('the name was not found in the DHT (no correctly signed value)', 'NAME_NOT_FOUND');

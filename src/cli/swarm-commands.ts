@@ -2,12 +2,16 @@
  * `seedbank get` and `seedbank seed`: progress on a terminal (bytes, rate, peers, ETA), a summary
  * at the end, `--json` for machines, and a clean stop on SIGINT/SIGTERM.
  */
-import { parseDhtBootstrap } from '../client/dht-discovery.js';
-import { lsdInterfaceAddress } from '../discovery/lsd.js';
+import { type Discovery, type DiscoveryFlags, resolveDiscovery } from './discovery-flags.js';
 import { isNameMagnet } from '../codec/name-magnet.js';
 import { type DhtNodeStatus } from '../dht/node.js';
 import { type UdpDht } from '../dht/udp.js';
-import { resolveName } from './name-commands.js';
+import { nameValue, resolveName } from './name-commands.js';
+import { readFile } from 'node:fs/promises';
+import { MAX_SALT, decodeKeyFile } from '../codec/bep44.js';
+import { type Metainfo } from '../codec/metainfo.js';
+import { formatNameMagnet } from '../codec/name-magnet.js';
+import { keepName } from '../client/name-keeper.js';
 import path from 'node:path';
 import { ORIGIN_POLICIES, type OriginPolicy, type Transfer, UsageError, isMagnet, parseMagnet, startDownload, startMagnetDownload, startSeeding } from '../index.js';
 import { checkWebSeedUrl, loadTorrentFile, parseByteCount } from './commands.js';
@@ -23,36 +27,7 @@ function rates(f: RateFlags): { uploadRate: number; downloadRate: number } {
   return { uploadRate: one(f.uploadRate, '--upload-rate'), downloadRate: one(f.downloadRate, '--download-rate') };
 }
 
-interface DhtFlags {
-  dhtBootstrap?: string[];
-  /** false with --no-dht. */
-  dht?: boolean;
-}
-
-/**
- * The DHT runs unless --no-dht; it talks only to the bootstrap nodes given and the nodes peers tell
- * us of (private by default, ADR 010).
- */
-function dhtFlags(f: DhtFlags): { dht: boolean; dhtBootstrap: string[] } {
-  if (f.dht === false) return { dht: false, dhtBootstrap: [] };
-  const list = f.dhtBootstrap ?? [];
-  parseDhtBootstrap(list); // bad addresses fail here, as one usage line
-  return { dht: true, dhtBootstrap: list };
-}
-
-interface LsdFlags {
-  /** --lsd <iface>: BEP 14 local service discovery on this interface. */
-  lsd?: string;
-}
-
-/** LSD runs only when an interface is named (private by default); an unknown name fails here, as one usage line. */
-function lsdFlags(f: LsdFlags): { lsd?: string } {
-  if (f.lsd === undefined) return {};
-  lsdInterfaceAddress(f.lsd);
-  return { lsd: f.lsd };
-}
-
-export interface GetFlags extends RateFlags, DhtFlags, LsdFlags {
+export interface GetFlags extends RateFlags, DiscoveryFlags {
   output: string;
   webseed?: string[];
   originPolicy?: string;
@@ -66,7 +41,10 @@ export interface GetFlags extends RateFlags, DhtFlags, LsdFlags {
   json?: boolean;
 }
 
-export interface SeedFlags extends RateFlags, DhtFlags, LsdFlags {
+export interface SeedFlags extends RateFlags, DiscoveryFlags {
+  /** Keep this name (BEP 46) alive while seeding: the key file, and the name under it. */
+  nameKey?: string;
+  nameSalt?: string;
   port?: string;
   fromOrigin?: boolean;
   webseed?: string[];
@@ -151,7 +129,51 @@ export function dhtSummary(dht: UdpDht) {
   };
 }
 
+/** Problems that do not stop a transfer (an unusable DHT state file, no IPv6): told to a person at a terminal. */
+export function warn(message: string): void {
+  if (process.stderr.isTTY) process.stderr.write(`seedbank: warning: ${message}\n`);
+}
+
+/** `seed --name-key KEYFILE [--name-salt NAME]`: the key, checked, and the value that points at `t`. */
+async function loadNameKey(file: string, saltText: string, disc: Discovery, t: Metainfo) {
+  if (!disc.dht) throw new UsageError('--name-key keeps a name alive in the DHT, and --no-dht (or the config) turns the DHT off');
+  if (t.private) throw new UsageError(`${t.name} is a private torrent: it is never put in the DHT, so --name-key cannot point a name at it`);
+  const salt = Buffer.from(saltText, 'utf8');
+  if (salt.length > MAX_SALT) throw new UsageError(`--name-salt is ${salt.length} bytes; BEP 44 allows ${MAX_SALT}`);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read --name-key ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  const keys = decodeKeyFile(text);
+  return { keys, salt, value: nameValue(t), magnet: formatNameMagnet({ publicKey: keys.publicKey, salt }) };
+}
+
+function discoveryOpts(d: Discovery) {
+  return { dht: d.dht, dhtBootstrap: d.dhtBootstrap, dhtSettings: d.dhtSettings, ...(d.lsd !== undefined ? { lsd: d.lsd } : {}) };
+}
+
 export async function runGet(source: string, f: GetFlags): Promise<number> {
+  const disc = await resolveDiscovery(f, warn);
+  try {
+    return await get(source, f, disc);
+  } finally {
+    await disc.release();
+  }
+}
+
+export async function runSeed(torrentFile: string, dataDir: string, f: SeedFlags): Promise<number> {
+  if (f.webseed?.length && !f.fromOrigin) throw new UsageError('seed --webseed only makes sense with --from-origin');
+  const disc = await resolveDiscovery(f, warn);
+  try {
+    return await seed(torrentFile, dataDir, f, disc);
+  } finally {
+    await disc.release();
+  }
+}
+
+async function get(source: string, f: GetFlags, disc: Discovery): Promise<number> {
   const started = Date.now();
   const quiet = !!f.json && !process.stderr.isTTY;
   let check: ReturnType<typeof startProgress> | null = null;
@@ -162,8 +184,7 @@ export async function runGet(source: string, f: GetFlags): Promise<number> {
     trackers: f.tracker,
     select: f.select,
     ...rates(f),
-    ...dhtFlags(f),
-    ...lsdFlags(f),
+    ...discoveryOpts(disc),
     ...originFlags(f),
     onCheckProgress: (done: number, total: number) => {
       check ??= startProgress('checking', total, quiet);
@@ -172,7 +193,7 @@ export async function runGet(source: string, f: GetFlags): Promise<number> {
   };
   let tr: Transfer;
   if (isMagnet(source)) {
-    const m = isNameMagnet(source) ? (await resolveName(source, f.dht === false ? [] : (f.dhtBootstrap ?? []))).magnet : parseMagnet(source);
+    const m = isNameMagnet(source) ? (await resolveName(source, disc)).magnet : parseMagnet(source);
     if (!quiet) process.stderr.write('fetching metadata from peers...\n');
     tr = await startMagnetDownload(m, opts);
   } else {
@@ -215,9 +236,10 @@ export async function runGet(source: string, f: GetFlags): Promise<number> {
   return outcome === 'done' ? 0 : 1;
 }
 
-export async function runSeed(torrentFile: string, dataDir: string, f: SeedFlags): Promise<number> {
-  if (f.webseed?.length && !f.fromOrigin) throw new UsageError('seed --webseed only makes sense with --from-origin');
+async function seed(torrentFile: string, dataDir: string, f: SeedFlags, disc: Discovery): Promise<number> {
   const t = await loadTorrentFile(torrentFile);
+  // The key is read before anything starts: a wrong path is one line, not a seed without its name.
+  const name = f.nameKey === undefined ? null : await loadNameKey(f.nameKey, f.nameSalt ?? '', disc, t);
   const quiet = !!f.json && !process.stderr.isTTY;
   let check: ReturnType<typeof startProgress> | null = null;
   const tr = await startSeeding(t, {
@@ -226,8 +248,7 @@ export async function runSeed(torrentFile: string, dataDir: string, f: SeedFlags
     peers: f.peer,
     trackers: f.tracker,
     ...rates(f),
-    ...dhtFlags(f),
-    ...lsdFlags(f),
+    ...discoveryOpts(disc),
     ...(f.fromOrigin ? { fromOrigin: true, ...originFlags({ output: '', peer: [], tracker: [], select: [], webseed: f.webseed }) } : {}),
     onCheckProgress: (done, total) => {
       check ??= startProgress('checking', total, quiet);
@@ -236,16 +257,26 @@ export async function runSeed(torrentFile: string, dataDir: string, f: SeedFlags
   });
   (check as ReturnType<typeof startProgress> | null)?.stop();
   const started = Date.now();
-  const hello = { event: 'seeding', name: t.name, port: tr.session.port, infoHashV1: t.infoHashV1?.toString('hex') ?? null, infoHashV2: t.infoHashV2?.toString('hex') ?? null };
+  const keeper = name && tr.dht ? keepName(tr.dht, name.keys, name.salt, name.value) : null;
+  const hello = {
+    event: 'seeding',
+    name: t.name,
+    port: tr.session.port,
+    infoHashV1: t.infoHashV1?.toString('hex') ?? null,
+    infoHashV2: t.infoHashV2?.toString('hex') ?? null,
+    ...(name ? { datasetName: name.magnet } : {}),
+  };
   if (f.json) process.stdout.write(`${JSON.stringify(hello)}\n`);
   else process.stdout.write(`seeding ${t.name} on port ${tr.session.port}; Ctrl-C to stop\n`);
   const sig = await untilSignal();
+  keeper?.stop();
   await tr.stop();
   const seconds = (Date.now() - started) / 1000;
   const s = tr.stats();
   if (f.json) {
     const origins = s.origins.map((o) => ({ url: o.url, bytes: o.bytes, state: o.state }));
-    process.stdout.write(`${JSON.stringify({ event: 'stopped', signal: sig, seconds, bytesUploaded: s.bytesUploaded, peersSeen: s.peersSeen, bytesFromOrigins: s.bytesFromOrigins, origins })}\n`);
+    const dht = tr.dht ? dhtSummary(tr.dht) : null;
+    process.stdout.write(`${JSON.stringify({ event: 'stopped', signal: sig, seconds, bytesUploaded: s.bytesUploaded, peersSeen: s.peersSeen, peersFrom: s.peersFrom, dht, ...(keeper ? { nameKeeper: keeper.status } : {}), bytesFromOrigins: s.bytesFromOrigins, origins })}\n`);
   }
   else process.stdout.write(`stopped (${sig}) after ${seconds.toFixed(0)} s: uploaded ${formatBytes(s.bytesUploaded)} to ${s.peersSeen} peers\n`);
   return 0;

@@ -28,8 +28,16 @@ export function parseDhtBootstrap(list: readonly string[]): Array<{ host: string
   return out;
 }
 
-export async function startDht(bootstrap: ReadonlyArray<{ host: string; port: number }>): Promise<UdpDht> {
-  return startUdpDht({ bootstrap });
+export interface DhtSettings {
+  /** The state file this process may use (config.ts claimDhtState), or none. */
+  statePath?: string;
+  /** BEP 42 enforcement (ADR 010). @default false */
+  enforceNodeId?: boolean;
+  onWarning?: (message: string) => void;
+}
+
+export async function startDht(bootstrap: ReadonlyArray<{ host: string; port: number }>, settings: DhtSettings = {}): Promise<UdpDht> {
+  return startUdpDht({ bootstrap, statePath: settings.statePath, enforceNodeId: settings.enforceNodeId, onWarning: settings.onWarning });
 }
 
 export interface DhtDiscovery {

@@ -19,7 +19,7 @@ import { type Torrent, type TorrentStats } from '../engine/torrent.js';
 import { type OriginPolicy } from '../engine/origins.js';
 import { TrackerSet } from '../discovery/tracker-set.js';
 import { type UdpDht } from '../dht/udp.js';
-import { DhtNodeLearner, discoverViaDht, parseDhtBootstrap, startDht } from './dht-discovery.js';
+import { type DhtSettings, DhtNodeLearner, discoverViaDht, parseDhtBootstrap, startDht } from './dht-discovery.js';
 import { type LsdService, startLsd } from '../discovery/lsd.js';
 import { FileStorage } from '../storage/file-storage.js';
 import { ResumeStore, loadResume } from '../storage/resume.js';
@@ -61,6 +61,8 @@ export interface TransferOptions {
    * DHT knows only the nodes that peers tell us of in BEP 5 `port` messages (ADR 010).
    */
   dhtBootstrap?: string[];
+  /** Where the DHT keeps its id and routing table between runs, and BEP 42 enforcement. */
+  dhtSettings?: DhtSettings;
   /**
    * Local service discovery (BEP 14) on this interface (a name such as "eth0"): announce the
    * torrent to the link by multicast and dial the peers that announce it. Never for a private
@@ -148,7 +150,7 @@ async function open(
   }
   // BEP 27: a private torrent never uses the DHT (a magnet's DHT is closed once we see the flag).
   if (t.private && existingDht) await existingDht.close();
-  const dht = t.private || opts.dht === false ? null : (existingDht ?? (await startDht(dhtNodes)));
+  const dht = t.private || opts.dht === false ? null : (existingDht ?? (await startDht(dhtNodes, opts.dhtSettings)));
   const learner = dht ? new DhtNodeLearner(dht) : null;
   const torrent = session.addTorrent({
     metainfo: t,
@@ -304,7 +306,7 @@ export async function startMagnetDownload(m: Magnet, opts: MagnetDownloadOptions
       );
     }
     if (opts.dht !== false) {
-      dht = await startDht(dhtNodes);
+      dht = await startDht(dhtNodes, opts.dhtSettings);
       const d = discoverViaDht(dht, dhtHashes(m.infoHashV1, m.infoHashV2), session.port, (h, p) => fetch.addPeer(h, p));
       stopDht = () => d.stop();
     }

@@ -49,20 +49,17 @@ export class UdpDht extends DualDht {
     private readonly opts: UdpDhtOptions,
   ) {
     super(v4, v6);
+    this.port = socket4.address().port;
+    this.port6 = socket6?.address().port ?? null;
     this.timers.push(setInterval(() => this.maintain(), MAINTAIN_MS));
     if (opts.statePath) this.timers.push(setInterval(() => void this.save(), SAVE_STATE_MS));
     for (const t of this.timers) t.unref();
   }
 
-  /** The IPv4 socket's port. */
-  get port(): number {
-    return this.socket4.address().port;
-  }
-
+  /** The IPv4 socket's port (kept: it is still reported after close). */
+  readonly port: number;
   /** The IPv6 socket's port, or null without IPv6. */
-  get port6(): number | null {
-    return this.socket6?.address().port ?? null;
-  }
+  readonly port6: number | null;
 
   /** As DualDht.bootstrap, with host names resolved first (a query must go to the address its answer comes from). */
   override async bootstrap(endpoints: readonly Endpoint[]): Promise<{ v4: number; v6: number }> {
@@ -139,7 +136,12 @@ export async function startUdpDht(opts: UdpDhtOptions = {}): Promise<UdpDht> {
 async function bound(socket: dgram.Socket, port: number, host: string): Promise<dgram.Socket> {
   await new Promise<void>((resolve, reject) => {
     const fail = (e: Error) => {
-      socket.close();
+      // A socket whose bind failed is not running, and close() would throw that at us.
+      try {
+        socket.close();
+      } catch {
+        /* already closed */
+      }
       reject(e);
     };
     socket.once('error', fail);

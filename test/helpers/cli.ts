@@ -1,4 +1,5 @@
 /** Runs the built CLI in a child process, as a user would, and captures what it prints. */
+import './home.js';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -10,13 +11,13 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], opts: { nodeArgs?: string[]; timeoutMs?: number; shellPrefix?: string } = {}): Promise<CliResult> {
+export function runCli(args: string[], opts: { nodeArgs?: string[]; timeoutMs?: number; shellPrefix?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
     const argv = [...(opts.nodeArgs ?? []), CLI, ...args];
     const [cmd, cmdArgs] = opts.shellPrefix
       ? ['/bin/bash', ['-c', `${opts.shellPrefix} && exec "$0" "$@"`, process.execPath, ...argv]]
       : [process.execPath, argv];
-    execFile(cmd as string, cmdArgs as string[], { timeout: opts.timeoutMs ?? 120_000, maxBuffer: 256 << 20, env: { ...process.env, FORCE_COLOR: '0' } }, (err, stdout, stderr) => {
+    execFile(cmd as string, cmdArgs as string[], { timeout: opts.timeoutMs ?? 120_000, maxBuffer: 256 << 20, env: { ...process.env, FORCE_COLOR: '0', ...opts.env } }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : 99) : 0;
       resolve({ code, stdout, stderr });
     });

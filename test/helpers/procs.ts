@@ -2,6 +2,7 @@
  * Long-running child processes for interop tests (a seed that runs while another client
  * downloads): start, wait for a JSON line that says it is ready, stop, always with time limits.
  */
+import './home.js';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';

@@ -12,7 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { bencode } from '../../src/codec/bencode.js';
-import { generateKeys } from '../../src/codec/bep44.js';
+import { generateKeys, mutableTarget, signMutable } from '../../src/codec/bep44.js';
+import { RpcError } from '../../src/dht/rpc.js';
 import { type UdpDht, startUdpDht } from '../../src/dht/udp.js';
 import { CLI, runCli } from '../helpers/cli.js';
 import { type Background, PYTHON, background, repoRoot, LIBTORRENT_SKIP, requireLibtorrentInCi } from '../helpers/procs.js';
@@ -106,6 +107,16 @@ describe('DHT interop with libtorrent', { skip: SKIP }, () => {
     const value2 = bencode(new Map([['ih', Buffer.alloc(20, 0x12)]]));
     await dht.node.putMutable(keys, { salt, seq: 2, vBencoded: value2 });
     assert.ok(await read(2, Buffer.alloc(20, 0x12)), 'libtorrent read seq 2 with the new ih');
+    // Forged puts straight to a libtorrent node: a wrong signature (206) and a correctly signed but
+    // lower seq (302) are refused, and libtorrent still serves version 2.
+    const lt1 = { host: '127.0.0.1', port: ready.dhtPorts[1]! };
+    const token = (await dht.node.ask(lt1, { method: 'get', target: mutableTarget(keys.publicKey, salt) })).token!;
+    const value3 = bencode(new Map([['ih', Buffer.alloc(20, 0x13)]]));
+    const refusal = (q: Parameters<typeof dht.node.ask>[1]) => dht.node.ask(lt1, q).then(() => null, (e: unknown) => (e instanceof RpcError ? e.krpcCode : e));
+    assert.equal(await refusal({ method: 'put', token, value: value3, k: keys.publicKey, sig: Buffer.alloc(64, 7), seq: 3, salt }), 206, 'a forged signature is refused');
+    const sig1 = signMutable(keys, { salt, seq: 1, vBencoded: value3 });
+    assert.equal(await refusal({ method: 'put', token, value: value3, k: keys.publicKey, sig: sig1, seq: 1, salt }), 302, 'a lower seq is refused');
+    assert.ok(await read(2, Buffer.alloc(20, 0x12)), 'libtorrent still serves seq 2');
     // seedbank reads its own name back from libtorrent nodes too.
     const mine = await dht.node.getMutable(keys.publicKey, salt);
     assert.equal(mine?.seq, 2);

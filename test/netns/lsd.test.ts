@@ -106,10 +106,17 @@ describe('LSD between two network namespaces', { skip: SKIP }, () => {
       assert.match(udpListeners(h0!.ns), new RegExp(`:${LSD_PORT}\\b`), 'the seed listens on the LSD port');
       const get = await cliIn(h1!.ns, ['get', torrent, '-o', out, '--lsd', 'eth0', '--json'], 90_000);
       assert.equal(get.code, 0, `get exited ${get.code}: ${get.stderr.slice(-2000)}`);
-      const summary = JSON.parse(get.stdout) as { complete: boolean; bytesDownloaded: { peers: number; origins: number } };
+      const summary = JSON.parse(get.stdout) as { complete: boolean; bytesDownloaded: { peers: number; origins: number }; peersFrom: Record<string, number> };
       assert.equal(summary.complete, true);
+      // Whichever side hears the other's announce first dials: the getter counts the seed as
+      // incoming or from LSD, and the seed reports LSD when it stops (below).
+      assert.ok(summary.peersFrom.tracker === 0 && summary.peersFrom.dht === 0 && summary.peersFrom.lsd + summary.peersFrom.incoming >= 1, JSON.stringify(summary.peersFrom));
       assert.ok(summary.bytesDownloaded.peers >= files.reduce((n, [, b]) => n + b.length, 0), 'every byte came from the peer');
       for (const [name, bytes] of files) assert.ok(bytes.equals(await readFile(path.join(out, 'ds', name))), `${name} differs`);
+      await seed.stop();
+      const stopped = seed.lines.find((l) => l['event'] === 'stopped') as { peersFrom: Record<string, number> } | undefined;
+      const both = (stopped?.peersFrom.lsd ?? 0) + summary.peersFrom.lsd;
+      assert.ok(both >= 1, `one side learned the other from LSD: seed ${JSON.stringify(stopped?.peersFrom)}, get ${JSON.stringify(summary.peersFrom)}`);
     } finally {
       await seed?.stop();
     }
