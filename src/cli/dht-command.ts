@@ -5,10 +5,9 @@
  * BEP 32), how do lookups go, and what address do other nodes see (BEP 42).
  */
 import { randomBytes } from 'node:crypto';
-import { startDht, parseDhtBootstrap } from '../client/dht-discovery.js';
 import { type DhtNodeStatus } from '../dht/node.js';
 import { UsageError } from '../errors.js';
-import { resolveDiscovery, type DiscoveryFlags } from './discovery-flags.js';
+import { joinedDht, resolveDiscovery, type DiscoveryFlags } from './discovery-flags.js';
 import { printJson } from './output.js';
 import { warn } from './swarm-commands.js';
 
@@ -32,15 +31,8 @@ export async function runDhtStatus(f: DhtStatusFlags): Promise<number> {
   const disc = await resolveDiscovery(f, warn);
   try {
     if (!disc.dht) throw new UsageError('dht status with --no-dht (or "enabled": false in the config) has nothing to show');
-    const bootstrap = parseDhtBootstrap(disc.dhtBootstrap);
-    const dht = await startDht(bootstrap, disc.dhtSettings);
+    const dht = await joinedDht(disc, 'dht status:');
     try {
-      if (dht.nodes.every((node) => node.table.size === 0)) {
-        throw new UsageError(
-          bootstrap.length ? 'no DHT node answered (are the bootstrap nodes reachable?)' : 'the DHT knows no node: give --dht-bootstrap HOST:PORT (or public), or bootstrap nodes in the config file',
-          'DHT_UNREACHABLE',
-        );
-      }
       const lookups: LookupReport[] = [];
       for (let i = 0; i < n; i++) {
         for (const node of dht.nodes) {

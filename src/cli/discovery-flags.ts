@@ -4,7 +4,9 @@
  * Flags win over the file; `--no-dht` wins over everything.
  */
 import { claimDhtState, loadConfig, seedbankHome } from '../client/config.js';
-import { type DhtSettings, parseDhtBootstrap } from '../client/dht-discovery.js';
+import { type DhtSettings, parseDhtBootstrap, startDht } from '../client/dht-discovery.js';
+import { type UdpDht } from '../dht/udp.js';
+import { UsageError } from '../errors.js';
 import { lsdInterfaceAddress } from '../discovery/lsd.js';
 
 export interface DiscoveryFlags {
@@ -42,3 +44,19 @@ export async function resolveDiscovery(f: DiscoveryFlags, warn: (m: string) => v
     release: claim?.release ?? (async () => {}),
   };
 }
+
+/**
+ * A DHT that knows some node: through the bootstrap nodes, or the routing table saved last run.
+ * Otherwise a one-line error that starts with `what`.
+ */
+export async function joinedDht(disc: Pick<Discovery, 'dhtBootstrap' | 'dhtSettings'>, what: string): Promise<UdpDht> {
+  const bootstrap = parseDhtBootstrap(disc.dhtBootstrap);
+  const dht = await startDht(bootstrap, disc.dhtSettings);
+  if (dht.nodes.some((n) => n.table.size > 0)) return dht;
+  await dht.close();
+  throw new UsageError(
+    bootstrap.length ? `${what} no DHT node answered (are the bootstrap nodes reachable?)` : `${what} give --dht-bootstrap HOST:PORT (or public), or bootstrap nodes in the config file`,
+    'DHT_UNREACHABLE',
+  );
+}
+

@@ -10,10 +10,9 @@ import { MAX_SALT, decodeKeyFile, decodeNameValue, encodeKeyFile, encodeNameValu
 import { type Magnet } from '../codec/magnet.js';
 import { type Metainfo } from '../codec/metainfo.js';
 import { formatNameMagnet, parseNameMagnet } from '../codec/name-magnet.js';
-import { parseDhtBootstrap, startDht } from '../client/dht-discovery.js';
 import { UsageError } from '../index.js';
 import { loadTorrentFile } from './commands.js';
-import { type Discovery, resolveDiscovery } from './discovery-flags.js';
+import { type Discovery, joinedDht, resolveDiscovery } from './discovery-flags.js';
 
 export interface KeygenFlags {
   output?: string;
@@ -68,15 +67,14 @@ export async function runNamePublish(torrentFile: string, f: PublishFlags): Prom
 }
 
 async function publish(torrentFile: string, keyFile: string, f: PublishFlags, disc: Discovery): Promise<number> {
-  const bootstrap = parseDhtBootstrap(disc.dhtBootstrap);
-  if (bootstrap.length === 0) throw new UsageError('name publish needs --dht-bootstrap HOST:PORT (or public): names live in the DHT');
+  if (!disc.dht) throw new UsageError('names live in the DHT, and --no-dht (or the config) turns it off');
   const salt = Buffer.from(f.salt ?? '', 'utf8');
   if (salt.length > MAX_SALT) throw new UsageError(`--salt is ${salt.length} bytes; BEP 44 allows ${MAX_SALT}`);
   const t = await loadTorrentFile(torrentFile);
   const keys = decodeKeyFile(await readFile(keyFile, 'utf8'));
   const ih = t.infoHashV1 ?? t.infoHashV2!.subarray(0, 20);
   const value = nameValue(t);
-  const dht = await startDht(bootstrap, disc.dhtSettings);
+  const dht = await joinedDht(disc, 'name publish');
   try {
     const current = await dht.getMutable(keys.publicKey, salt);
     const seq = (current?.seq ?? 0) + 1;
@@ -101,9 +99,7 @@ export function nameValue(t: Metainfo): Buffer {
 export async function resolveName(uri: string, disc: Pick<Discovery, 'dht' | 'dhtBootstrap' | 'dhtSettings'>): Promise<{ magnet: Magnet; seq: number }> {
   const n = parseNameMagnet(uri);
   if (!disc.dht) throw new UsageError('a name (xs=urn:btpk:) is resolved in the DHT, and --no-dht (or the config) turns it off');
-  const bootstrap = parseDhtBootstrap(disc.dhtBootstrap);
-  if (bootstrap.length === 0) throw new UsageError('a name (xs=urn:btpk:) is resolved in the DHT: give --dht-bootstrap HOST:PORT (or public)');
-  const dht = await startDht(bootstrap, disc.dhtSettings);
+  const dht = await joinedDht(disc, 'a name (xs=urn:btpk:) is resolved in the DHT:');
   try {
     const item = await dht.getMutable(n.publicKey, n.salt.length ? n.salt : undefined);
     if (!item) throw new UsageError('the name was not found in the DHT (no correctly signed value)', 'NAME_NOT_FOUND');

@@ -101,7 +101,7 @@ describe('config file and home', () => {
     const home = { SEEDBANK_HOME: path.join(tmp, 'empty-home-2') };
     const cases: Array<[string[], RegExp]> = [
       [['dht', 'status', '--config', off], /--no-dht/],
-      [['dht', 'status'], /knows no node/],
+      [['dht', 'status'], /give --dht-bootstrap/],
       [['dht', 'status', '--dht-bootstrap', 'nonsense'], /--dht-bootstrap/],
       [['dht', 'status', '--lookups', 'many', '--dht-bootstrap', '127.0.0.1:1'], /--lookups/],
       [['dht', 'status', '--config', path.join(tmp, 'missing.json')], /cannot read config/],

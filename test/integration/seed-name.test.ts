@@ -55,9 +55,15 @@ describe('seed --name-key', () => {
       assert.equal(found.seq, 1);
       assert.equal(decodeNameValue(found.vBencoded).ih.toString('hex'), v1);
       const out = path.join(tmp, 'got');
-      const got = await runCli(['get', hello.datasetName, '-o', out, ...boot, '--json'], { timeoutMs: 90_000 });
+      // A home of its own (the seed holds the test home's DHT state): the get saves its routing table there.
+      const env = { SEEDBANK_HOME: path.join(tmp, 'getter-home') };
+      const got = await runCli(['get', hello.datasetName, '-o', out, ...boot, '--json'], { timeoutMs: 90_000, env });
       assert.equal(got.code, 0, got.stderr);
       assert.ok((await readFile(path.join(out, 'weights', 'w.bin'))).equals(bytes), 'bit-exact');
+      // Later, with no bootstrap node at all: the saved routing table finds the name and the seed.
+      const again = await runCli(['get', hello.datasetName, '-o', `${out}-again`, '--json'], { timeoutMs: 90_000, env });
+      assert.equal(again.code, 0, again.stderr);
+      assert.ok((await readFile(path.join(`${out}-again`, 'weights', 'w.bin'))).equals(bytes), 'bit-exact from the saved table');
       await seed.stop();
       const stopped = seed.lines.find((l) => l['event'] === 'stopped') as { nameKeeper: { stored: number; seq: number; pointsHere: boolean } };
       assert.ok(stopped.nameKeeper.stored >= 1 && stopped.nameKeeper.seq === 1 && stopped.nameKeeper.pointsHere, JSON.stringify(stopped.nameKeeper));
