@@ -7,7 +7,7 @@ import { claimDhtState, loadConfig, seedbankHome } from '../client/config.js';
 import { type DhtSettings, parseDhtBootstrap, startDht } from '../client/dht-discovery.js';
 import { type UdpDht } from '../dht/udp.js';
 import { UsageError } from '../errors.js';
-import { lsdInterfaceAddress } from '../discovery/lsd.js';
+import { lsdInterface } from '../discovery/lsd-sockets.js';
 
 export interface DiscoveryFlags {
   dhtBootstrap?: string[];
@@ -34,7 +34,7 @@ export async function resolveDiscovery(f: DiscoveryFlags, warn: (m: string) => v
   const dhtBootstrap = !dht ? [] : f.dhtBootstrap?.length ? f.dhtBootstrap : cfg.dht.bootstrap;
   parseDhtBootstrap(dhtBootstrap); // bad addresses fail here, as one usage line
   const lsd = f.lsd ?? cfg.lsd.interface ?? undefined;
-  if (lsd !== undefined) lsdInterfaceAddress(lsd); // an unknown interface fails before anything starts
+  if (lsd !== undefined) lsdInterface(lsd); // an unknown interface fails before anything starts
   const claim = dht && cfg.dht.saveState ? await claimDhtState(seedbankHome()) : null;
   return {
     dht,

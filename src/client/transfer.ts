@@ -20,7 +20,7 @@ import { type OriginPolicy } from '../engine/origins.js';
 import { TrackerSet } from '../discovery/tracker-set.js';
 import { type UdpDht } from '../dht/udp.js';
 import { type DhtSettings, DhtNodeLearner, discoverViaDht, parseDhtBootstrap, startDht } from './dht-discovery.js';
-import { type LsdService, startLsd } from '../discovery/lsd.js';
+import { type Lsd, startLsd } from '../discovery/lsd-sockets.js';
 import { FileStorage } from '../storage/file-storage.js';
 import { ResumeStore, loadResume } from '../storage/resume.js';
 
@@ -124,7 +124,7 @@ async function open(
   existing?: Session,
   fileIndices?: Array<[number, number]> | null,
   existingDht?: UdpDht | null,
-  existingLsd?: LsdService | null,
+  existingLsd?: Lsd | null,
 ): Promise<Transfer> {
   const { wanted, bytes } = fileIndices ? selectIndices(t, fileIndices) : selectPieces(t, select);
   const peers = (opts.peers ?? []).map(parsePeerAddress);
@@ -135,7 +135,7 @@ async function open(
   const session = existing ?? new Session({ port: opts.port ?? 0, events: opts.events });
   if (!existing) await session.listen();
   // BEP 27: a private torrent never uses LSD (a magnet's LSD is closed once we see the flag).
-  let lsd: LsdService | null = null;
+  let lsd: Lsd | null = null;
   if (t.private) await existingLsd?.close();
   else if (existingLsd) lsd = existingLsd;
   else if (opts.lsd !== undefined) {
@@ -289,7 +289,7 @@ export async function startMagnetDownload(m: Magnet, opts: MagnetDownloadOptions
   const dhtNodes = parseDhtBootstrap(opts.dhtBootstrap ?? []);
   let dht: UdpDht | null = null;
   let stopDht = () => {};
-  let lsd: LsdService | null = null;
+  let lsd: Lsd | null = null;
   let lsdOffs: Array<() => void> = [];
   const stopLsd = () => lsdOffs.splice(0).forEach((off) => off());
   // Peers LSD found while we fetched the metadata: the torrent dials them too (bounded, in case of a flood).

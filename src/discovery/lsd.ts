@@ -5,7 +5,7 @@
  * For: one LSD service per interface, which torrents register their 20-byte hashes with; it hands
  * each peer it hears of to the torrent's callback. Not for: the packet format (codec/lsd.ts) or
  * deciding whether a torrent may use LSD (BEP 27 private torrents must not; the caller decides).
- * IPv4 only, like the DHT for now.
+ * One service per address family; lsd-sockets.ts puts them on sockets (IPv4 and IPv6).
  *
  * Off unless the user names an interface (`--lsd eth0`): seedbank is private by default, and a
  * multicast announce tells everyone on the link which datasets this machine holds. The TTL is 1,
@@ -23,12 +23,9 @@
  * address, and a global cap), then is parsed; garbage is counted and dropped, never thrown. State
  * is bounded: the limiter's buckets and the set of recently heard peers are capped LRU maps.
  */
-import dgram from 'node:dgram';
-import os from 'node:os';
-import { LSD_GROUP_V4, LSD_PORT, type LsdAnnounce, LsdError, decodeLsdAnnounce, encodeLsdAnnounces } from '../codec/lsd.js';
+import { type LsdAnnounce, LsdError, decodeLsdAnnounce, encodeLsdAnnounces } from '../codec/lsd.js';
 import { QueryLimiter } from '../dht/query-limiter.js';
 import { RecencyMap } from '../dht/recency-map.js';
-import { UsageError } from '../errors.js';
 
 /** BEP 14: announce every 5 minutes while in a swarm. */
 export const LSD_ANNOUNCE_INTERVAL_MS = 5 * 60_000;
@@ -69,6 +66,8 @@ export interface LsdServiceInit {
   random?: () => number;
   /** Our cookie, to drop our own announces when multicast loops back. @default 16 random hex digits */
   cookie?: string;
+  /** Which group the announces name in their Host header (BEP 14). @default 4 */
+  family?: 4 | 6;
 }
 
 export interface LsdStats {
@@ -94,6 +93,7 @@ interface Registration {
 export class LsdService {
   readonly cookie: string;
   readonly port: number;
+  readonly family: 4 | 6;
   private readonly transport: LsdTransport;
   private readonly timers: LsdTimers;
   private readonly random: () => number;
@@ -112,6 +112,7 @@ export class LsdService {
     if (!Number.isInteger(init.port) || init.port < 1 || init.port > 65535) throw new RangeError(`LSD: port ${init.port} is not 1-65535`);
     this.transport = init.transport;
     this.port = init.port;
+    this.family = init.family ?? 4;
     this.timers = init.timers ?? realTimers;
     this.random = init.random ?? Math.random;
     this.cookie = init.cookie ?? randomCookie();
@@ -236,7 +237,7 @@ export class LsdService {
     this.due.clear();
     if (regs.length === 0) return;
     this.lastRound = this.timers.now();
-    for (const packet of encodeLsdAnnounces(this.port, regs.map((r) => r.hash), this.cookie)) {
+    for (const packet of encodeLsdAnnounces(this.port, regs.map((r) => r.hash), this.cookie, this.family)) {
       this.counters.packetsSent++;
       try {
         this.transport.send(packet);
@@ -269,74 +270,4 @@ const realTimers: LsdTimers = {
 
 function randomCookie(): string {
   return Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(8))).toString('hex');
-}
-
-type Interfaces = ReturnType<typeof os.networkInterfaces>;
-
-/**
- * The IPv4 address of the interface called `name` (e.g. "eth0"). Throws a one-line UsageError
- * that lists the interfaces there are if it does not exist or has no IPv4 address.
- */
-export function lsdInterfaceAddress(name: string, interfaces: Interfaces = os.networkInterfaces()): string {
-  const have = Object.keys(interfaces).join(', ') || 'none';
-  const addrs = Object.prototype.hasOwnProperty.call(interfaces, name) ? interfaces[name] : undefined;
-  if (!addrs) throw new UsageError(`--lsd ${name}: no such interface (have: ${have})`, 'LSD_INTERFACE');
-  const v4 = addrs.find((a) => a.family === 'IPv4');
-  if (!v4) throw new UsageError(`--lsd ${name}: the interface has no IPv4 address (have: ${have})`, 'LSD_INTERFACE');
-  return v4.address;
-}
-
-export interface StartLsdOptions {
-  /** The interface name to announce and listen on, e.g. "eth0". */
-  interface: string;
-  /** The TCP port peers should dial. */
-  port: number;
-  /** For tests: the interfaces to pick from. @default os.networkInterfaces() */
-  interfaces?: Interfaces;
-}
-
-/**
- * Starts an LSD service on one interface: a UDP socket on 0.0.0.0:6771 (shared with other LSD
- * clients on the host through SO_REUSEADDR) in the IPv4 group on that interface. Throws a one-line
- * UsageError for an unknown interface or one that cannot join the group.
- */
-export async function startLsd(opts: StartLsdOptions): Promise<LsdService> {
-  const ifaceAddr = lsdInterfaceAddress(opts.interface, opts.interfaces);
-  const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
-  const fail = (what: string, e: unknown): never => {
-    try {
-      socket.close();
-    } catch {
-      // never bound: nothing to close
-    }
-    throw new UsageError(`--lsd ${opts.interface}: ${what}: ${(e as Error).message}`, 'LSD_SOCKET');
-  };
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(LSD_PORT, '0.0.0.0', () => {
-      socket.off('error', reject);
-      resolve();
-    });
-  }).catch((e: unknown) => fail(`cannot listen on UDP port ${LSD_PORT}`, e));
-  try {
-    socket.addMembership(LSD_GROUP_V4, ifaceAddr);
-    socket.setMulticastInterface(ifaceAddr);
-    // One hop: routers never forward an announce off the link.
-    socket.setMulticastTTL(1);
-    // Two seedbank processes on one host hear each other; our own packets are dropped by cookie.
-    socket.setMulticastLoopback(true);
-  } catch (e) {
-    fail(`cannot join ${LSD_GROUP_V4} on ${ifaceAddr}`, e);
-  }
-  // Errors after the start (an interface going down) must not crash the process.
-  socket.on('error', () => {});
-  const service = new LsdService({
-    port: opts.port,
-    transport: {
-      send: (packet) => socket.send(packet, LSD_PORT, LSD_GROUP_V4, () => {}),
-      close: () => new Promise<void>((r) => socket.close(() => r())),
-    },
-  });
-  socket.on('message', (msg, rinfo) => service.receive(msg, rinfo.address));
-  return service;
 }

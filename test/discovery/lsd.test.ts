@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decodeLsdAnnounce, encodeLsdAnnounce } from '../../src/codec/lsd.js';
-import { LSD_ANNOUNCE_INTERVAL_MS, LSD_MIN_INTERVAL_MS, LsdService, lsdInterfaceAddress, startLsd } from '../../src/discovery/lsd.js';
+import { LSD_ANNOUNCE_INTERVAL_MS, LSD_MIN_INTERVAL_MS, LsdService } from '../../src/discovery/lsd.js';
+import { lsdInterface, lsdInterfaceAddress, startLsd } from '../../src/discovery/lsd-sockets.js';
 import { UsageError } from '../../src/errors.js';
 import { SimClock, type SimEvent, seededRandom } from '../../src/sim/clock.js';
 
@@ -220,6 +221,13 @@ describe('lsdInterfaceAddress / startLsd', () => {
     assert.throws(() => lsdInterfaceAddress('eth9', ifaces), check('--lsd eth9: no such interface (have: lo, eth0, wg0)'));
     assert.throws(() => lsdInterfaceAddress('wg0', ifaces), check('--lsd wg0: the interface has no IPv4 address (have: lo, eth0, wg0)'));
     assert.throws(() => lsdInterfaceAddress('__proto__', ifaces), UsageError);
+  });
+
+  it('an interface with only IPv6 is usable (BEP 14 over IPv6); one with no address is one line', () => {
+    assert.deepEqual(lsdInterface('wg0', ifaces), { name: 'wg0', v4: null, v6: true });
+    assert.deepEqual(lsdInterface('eth0', ifaces), { name: 'eth0', v4: '10.9.8.7', v6: true });
+    assert.deepEqual(lsdInterface('lo', ifaces), { name: 'lo', v4: '127.0.0.1', v6: false });
+    assert.throws(() => lsdInterface('tun0', { ...ifaces, tun0: [] }), (e: unknown) => e instanceof UsageError && e.message === '--lsd tun0: the interface has no address (have: lo, eth0, wg0, tun0)');
   });
 
   it('startLsd refuses an unknown interface before opening a socket', async () => {

@@ -176,6 +176,29 @@ describe('LSD between two network namespaces', { skip: SKIP }, () => {
     assert.equal(r.stderr.trim(), 'seedbank: --lsd eth9: no such interface (have: lo, eth0)');
   });
 
+  it('over IPv6 alone (the ff15::efc0:988f group): with the hosts\' IPv4 addresses removed, get still finds the seed', async () => {
+    // Last but one on purpose: it takes the IPv4 addresses away from the hosts for good.
+    const [h0, h1] = net!.hosts;
+    for (const [i, h] of [h0!, h1!].entries()) {
+      execFileSync('ip', ['-n', h.ns, 'addr', 'del', `${h.ip}/16`, 'dev', 'eth0']);
+      // nodad: usable at once, no duplicate address detection to wait for.
+      execFileSync('ip', ['-n', h.ns, 'addr', 'add', `fd5b::${i + 1}/64`, 'dev', 'eth0', 'nodad']);
+    }
+    const out = path.join(tmp, 'out-v6');
+    let seed: Background | null = null;
+    try {
+      seed = background('ip', ['netns', 'exec', h0!.ns, process.execPath, CLI, 'seed', torrent, path.join(tmp, 'data'), '--lsd', 'eth0', '--json']);
+      await seed.waitFor((l) => l['event'] === 'seeding', 30_000);
+      const get = await cliIn(h1!.ns, ['get', torrent, '-o', out, '--lsd', 'eth0', '--json'], 90_000);
+      assert.equal(get.code, 0, `get exited ${get.code}: ${get.stderr.slice(-2000)}`);
+      for (const [name, bytes] of files) assert.ok(bytes.equals(await readFile(path.join(out, 'ds', name))), `${name} differs`);
+      const summary = JSON.parse(get.stdout) as { peersFrom: Record<string, number> };
+      assert.ok(summary.peersFrom.tracker === 0 && summary.peersFrom.dht === 0 && summary.peersFrom.lsd + summary.peersFrom.incoming >= 1, JSON.stringify(summary.peersFrom));
+    } finally {
+      await seed?.stop();
+    }
+  });
+
   it('no announce about the torrent reached the root namespace', () => {
     // Why this holds, and what it guards: the hosts' only link is a veth into the switch
     // namespace's bridge, and nothing joins that bridge to the root namespace, so a packet from a
