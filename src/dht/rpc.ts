@@ -50,6 +50,17 @@ export interface Timers {
   clearTimeout(handle: unknown): void;
 }
 
+/** The real clock, with timers that never keep the process alive (the DHT's and LSD's upkeep). */
+export const UNREF_TIMERS: Timers = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return t;
+  },
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
 /** Where a query goes: an address, and the node's id if we know it (then an answer must carry it). */
 export interface QueryTarget extends Endpoint {
   id?: Uint8Array;

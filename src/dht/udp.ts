@@ -13,7 +13,7 @@ import { type Endpoint } from '../codec/krpc.js';
 import { DualDht } from './dual.js';
 import { DhtNode, type DhtNodeOptions } from './node.js';
 import { type NodeContact, type RoutingTable } from './routing-table.js';
-import { type Timers } from './rpc.js';
+import { UNREF_TIMERS } from './rpc.js';
 import { type DhtState, readDhtState, writeDhtState } from './state-file.js';
 
 /** Upkeep: ping questionable nodes, refresh stale buckets, expire stores. */
@@ -100,15 +100,7 @@ export async function startUdpDht(opts: UdpDhtOptions = {}): Promise<UdpDht> {
   const state = opts.statePath ? await readDhtState(opts.statePath, opts.onWarning) : null;
   const nodeOpts = { random: opts.random, randomBytes: opts.randomBytes, timeoutMs: opts.timeoutMs, sourceRate: opts.sourceRate, enforceNodeId: opts.enforceNodeId, bep42Id: opts.bep42Id };
   const id = opts.id ?? state?.id ?? undefined;
-  const timers: Timers = {
-    now: () => performance.now(),
-    setTimeout: (fn, ms) => {
-      const t = setTimeout(fn, ms);
-      t.unref();
-      return t;
-    },
-    clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-  };
+  const timers = UNREF_TIMERS;
   const make = (socket: dgram.Socket, family: 4 | 6, nodeId: Uint8Array | undefined, restore: NodeContact[]) => {
     const node = new DhtNode({ ...nodeOpts, id: nodeId, family, restore, timers, transport: { send: (packet, h, p) => void socket.send(packet, p, h) } });
     socket.on('message', (msg, rinfo) => node.onPacket(msg, { host: rinfo.address, port: rinfo.port }));

@@ -26,6 +26,7 @@
 import { type LsdAnnounce, LsdError, decodeLsdAnnounce, encodeLsdAnnounces } from '../codec/lsd.js';
 import { QueryLimiter } from '../dht/query-limiter.js';
 import { RecencyMap } from '../dht/recency-map.js';
+import { type Timers, UNREF_TIMERS } from '../dht/rpc.js';
 
 /** BEP 14: announce every 5 minutes while in a swarm. */
 export const LSD_ANNOUNCE_INTERVAL_MS = 5 * 60_000;
@@ -44,11 +45,8 @@ const GLOBAL_RATE = 50;
 const GLOBAL_BURST = 100;
 const MAX_SOURCES = 1_000;
 
-export interface LsdTimers {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+/** The clock and timers the service runs on (the DHT's shape; injected in tests). */
+export type LsdTimers = Timers;
 
 /** Where packets go: the real one multicasts to the group on one interface. */
 export interface LsdTransport {
@@ -113,7 +111,7 @@ export class LsdService {
     this.transport = init.transport;
     this.port = init.port;
     this.family = init.family ?? 4;
-    this.timers = init.timers ?? realTimers;
+    this.timers = init.timers ?? UNREF_TIMERS;
     this.random = init.random ?? Math.random;
     this.cookie = init.cookie ?? randomCookie();
     this.limiter = new QueryLimiter({ now: () => this.timers.now(), sourceRate: SOURCE_RATE, sourceBurst: SOURCE_BURST, globalRate: GLOBAL_RATE, globalBurst: GLOBAL_BURST, maxSources: MAX_SOURCES });
@@ -258,15 +256,6 @@ export class LsdService {
   }
 }
 
-const realTimers: LsdTimers = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return t;
-  },
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
 
 function randomCookie(): string {
   return Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(8))).toString('hex');

@@ -37,8 +37,14 @@ export function memoryNet(seed = 1) {
     return node;
   }
 
-  /** Runs the clock (and the promise continuations between events) until `p` settles. */
-  async function drive<T>(p: Promise<T>, limitMs = 120_000): Promise<T> {
+  const drive = driver(clock);
+
+  return { clock, random, add, drive, intercept };
+}
+
+/** Runs `clock` (and the promise continuations between its events) until a promise settles. */
+export function driver(clock: SimClock) {
+  return async function drive<T>(p: Promise<T>, limitMs = 120_000): Promise<T> {
     let settled = false;
     const out = p.finally(() => (settled = true));
     for (let i = 0; i < 1_000_000 && !settled; i++) {
@@ -49,7 +55,5 @@ export function memoryNet(seed = 1) {
       await new Promise((r) => setImmediate(r));
     }
     return out;
-  }
-
-  return { clock, random, add, drive, intercept };
+  };
 }

@@ -8,6 +8,7 @@ import { bencode } from '../../src/codec/bencode.js';
 import { generateKeys } from '../../src/codec/bep44.js';
 import { type Endpoint, decodeKrpc, encodeKrpc } from '../../src/codec/krpc.js';
 import { DhtNode } from '../../src/dht/node.js';
+import { driver } from './memory-net.js';
 import { SimClock, seededRandom } from '../../src/sim/clock.js';
 
 /** N nodes at 127.0.x.y:6881, 5 ms apart, driven by one SimClock. */
@@ -38,19 +39,7 @@ function network(n: number, seed = 1) {
     byAddr.set(`${self.host}:${self.port}`, { node, self });
     nodes.push(node);
   }
-  /** Runs the clock (and the promise continuations between events) until `p` settles. */
-  async function drive<T>(p: Promise<T>, limitMs = 120_000): Promise<T> {
-    let settled = false;
-    const out = p.finally(() => (settled = true));
-    for (let i = 0; i < 1_000_000 && !settled; i++) {
-      if (clock.run({ untilMs: limitMs, maxEvents: 1 }) !== 'events' && !settled) {
-        await new Promise((r) => setImmediate(r));
-        if (!settled && clock.pending === 0) break;
-      }
-      await new Promise((r) => setImmediate(r));
-    }
-    return out;
-  }
+  const drive = driver(clock);
   return { clock, nodes, addr: (i: number) => byAddr.get([...byAddr.keys()][i]!)!.self, drive, intercept };
 }
 
