@@ -134,23 +134,20 @@ async function open(
   const resume = new ResumeStore(t, opts.dataDir, storage, have);
   const session = existing ?? new Session({ port: opts.port ?? 0, events: opts.events });
   if (!existing) await session.listen();
-  // BEP 27: a private torrent never uses LSD (a magnet's LSD is closed once we see the flag).
-  let lsd: Lsd | null = null;
-  if (t.private) await existingLsd?.close();
-  else if (existingLsd) lsd = existingLsd;
-  else if (opts.lsd !== undefined) {
-    try {
-      lsd = await startLsd({ interface: opts.lsd, port: session.port });
-    } catch (e) {
-      if (!existing) await session.close();
-      await resume.close().catch(() => {});
-      await storage.close();
-      throw e;
-    }
+  // BEP 27: a private torrent never uses LSD or the DHT (a magnet's are closed once we see the flag).
+  if (t.private) await Promise.all([existingLsd?.close(), existingDht?.close()]);
+  let lsd: Lsd | null = t.private ? null : (existingLsd ?? null);
+  let dht: UdpDht | null = t.private ? null : (existingDht ?? null);
+  try {
+    if (!t.private && !lsd && opts.lsd !== undefined) lsd = await startLsd({ interface: opts.lsd, port: session.port });
+    if (!t.private && !dht && opts.dht !== false) dht = await startDht(dhtNodes, opts.dhtSettings);
+  } catch (e) {
+    await Promise.all([lsd?.close(), dht?.close()]);
+    if (!existing) await session.close();
+    await resume.close().catch(() => {});
+    await storage.close();
+    throw e;
   }
-  // BEP 27: a private torrent never uses the DHT (a magnet's DHT is closed once we see the flag).
-  if (t.private && existingDht) await existingDht.close();
-  const dht = t.private || opts.dht === false ? null : (existingDht ?? (await startDht(dhtNodes, opts.dhtSettings)));
   const learner = dht ? new DhtNodeLearner(dht) : null;
   const torrent = session.addTorrent({
     metainfo: t,
