@@ -3,6 +3,12 @@
  * tie them together. Downloads into `storage`, serves what it has, and reports through the event
  * channel.
  *
+ * This file is the wiring and the message dispatch; each part has its own module and sees only
+ * what its deps object hands it (so it can be read alone): connection slots (peer-dialer.ts),
+ * requests and interest (request-pipeline.ts), blocks into verified pieces and smart ban
+ * (piece-assembly.ts), BEP 10 extensions (torrent-extensions.ts), uploads (uploader.ts), HTTP
+ * origins (origins.ts). Strikes and bans stay here: pieces and piece layers both give them.
+ *
  * Not for: sockets before the handshake (session.ts), picking policy (picker.ts), choking policy
  * (choker.ts), bytes on disk (storage/).
  */
@@ -10,115 +16,27 @@ import type { Socket } from 'node:net';
 import { Bitfield } from '../codec/bitfield.js';
 import { type Metainfo } from '../codec/metainfo.js';
 import { type Message, RESERVED_DHT, RESERVED_EXTENSION, RESERVED_FAST, RESERVED_V2, makeReserved } from '../codec/wire.js';
-import { decodeExtHandshake, encodeExtHandshake, encodeMetadataMessage, decodeMetadataMessage, METADATA_PIECE_SIZE, decodePex, decodeMembers, encodeMembers } from '../codec/extensions.js';
-import { type EventChannel } from '../events.js';
-import type { Storage } from '../storage/storage.js';
-import { VERSION } from '../version.js';
 import { Choker, chokeCandidate as candidate } from './choker.js';
 import { type HandshakeResult, handshakeOutgoing } from './handshake.js';
 import { PeerConnection } from './peer-connection.js';
 import { type PeerSource, PeerList, peerKey } from './peer-list.js';
-import { type BlockRequest, MAX_PRIORITY, PiecePicker } from './picker.js';
-import { SNUB_MS, countWanted, queueDepth, requestsToAdd } from './request-queue.js';
+import type { TorrentOptions, TorrentStats } from './torrent-options.js';
+import { PeerDialer } from './peer-dialer.js';
+import { MAX_PRIORITY, PiecePicker } from './picker.js';
+import { RequestPipeline } from './request-pipeline.js';
 import { wantedPeers } from './origin-rules.js';
-import { MEMBERS_INTERVAL_MS, MEMBERS_SECOND_REPORT_MS, MemberView } from './member-view.js';
 import { type HashRange, answerHashRequest } from './hash-exchange.js';
 import { LayerFetch } from './layer-fetch.js';
 import { pieceSize } from './piece-info.js';
 import { PieceCache } from './piece-cache.js';
 import { Uploader } from './uploader.js';
-import { PieceVerifier } from './piece-verifier.js';
-import { BLOCK, SmartBan } from './smart-ban.js';
+import { BAN_STRIKES, PieceAssembly } from './piece-assembly.js';
+import { TorrentExtensions } from './torrent-extensions.js';
 import { TokenBucket, takeAll } from './rate-limit.js';
-import { type OriginPolicy, Origins } from './origins.js';
-import { type WebSeedStats } from './web-seed.js';
+import { Origins } from './origins.js';
 import { PieceWaiters } from './piece-waiters.js';
-import { FIRST_PEX_MS, MAX_PEX_PEERS, PEX_INTERVAL_MS, sendPexUpdates } from './pex.js';
 
-export interface TorrentOptions {
-  metainfo: Metainfo;
-  storage: Storage;
-  events: EventChannel;
-  peerId: Buffer;
-  /** Our listening port, told to peers in the extension handshake. */
-  port: number;
-  /** Pieces already verified (resume). */
-  have?: Bitfield;
-  /** Pieces to download; null means all. */
-  wanted?: Bitfield | null;
-  /** Called after a piece is written and verified (resume data). */
-  onPieceWritten?: (index: number) => void;
-  /** Opens a TCP connection. */
-  dial: (host: string, port: number) => Promise<Socket>;
-  /** @default 50 */
-  maxConnections?: number;
-  /** Connections from one IP address (loopback exempt, for tests and one-machine swarms). @default 8 */
-  maxConnectionsPerIp?: number;
-  /** Upload limit of this torrent in bytes/s; 0 = none. @default 0 */
-  uploadRate?: number;
-  /** Download limit of this torrent in bytes/s; 0 = none. @default 0 */
-  downloadRate?: number;
-  /** Session-wide buckets shared by all torrents. */
-  sessionBuckets?: { up: TokenBucket; down: TokenBucket };
-  /** Outgoing connection attempts at once. @default 10 */
-  maxHalfOpen?: number;
-  /** BEP 19 web seeds (HTTP origins) to fetch from. */
-  webSeeds?: string[];
-  /** When origins may be used (origins.ts). @default 'balanced' */
-  originPolicy?: OriginPolicy;
-  /** Bytes/s for all origins together; 0 = none. @default 0 */
-  originRate?: number;
-  /** Parallel range requests per origin. @default 4 */
-  originConnections?: number;
-  /**
-   * A seed for data that is only in the origins (`seed --from-origin`): we advertise every
-   * piece, fetch a piece from an origin the first time a peer asks for it, and serve it from disk
-   * after that, so the origin serves each piece about once. `have` and `wanted` are ignored
-   * except that pieces already in `have` are served as usual.
-   */
-  fromOrigin?: boolean;
-  /** Peers will turn up over the first seconds (trackers, magnets): origins start gently. @default true */
-  expectPeers?: boolean;
-  /**
-   * Our DHT node (BEP 5): its UDP port, sent to peers that set the DHT bit in a `port` message,
-   * and where the DHT ports that peers send us go. This is how a DHT with no bootstrap nodes
-   * learns its first nodes: from peers we talk to anyway (ADR 010).
-   */
-  dht?: { port: number; onNode: (host: string, port: number) => void };
-  now?: () => number;
-  random?: () => number;
-}
-
-export interface TorrentStats {
-  bytesFromPeers: number;
-  /** Bytes from HTTP origins (web seeds), all together; `origins` has each one. */
-  bytesFromOrigins: number;
-  origins: WebSeedStats[];
-  bytesUploaded: number;
-  hashFailures: number;
-  bannedPeers: number;
-  peersSeen: number;
-  /** Distinct peer addresses each source named (one address may count for several). */
-  peersFrom: Record<PeerSource, number>;
-  connections: number;
-  piecesHave: number;
-  piecesWanted: number;
-}
-
-/**
- * Strikes before a peer is banned. Sole sender of a bad piece, or proven sender of a bad block
- * (smart ban): all of them at once. Bad piece-layer hashes: one strike each.
- */
-const BAN_STRIKES = 4;
-const EXT_METADATA = 1;
-const EXT_PEX = 2;
-const EXT_MEMBERS = 3;
-/** Complete pieces waiting for the hash workers or the disk before we stop requesting: bounds memory. */
-const MAX_BACKLOG_BYTES = 32 * 1024 * 1024;
-/** Failed pieces whose bad copy we keep for smart ban. */
-const MAX_SUSPECT_PIECES = 16;
-/** Spare piece buffers kept for reuse. */
-const MAX_FREE_BUFFERS = 8;
+export type { TorrentOptions, TorrentStats } from './torrent-options.js';
 
 export class Torrent {
   readonly metainfo: Metainfo;
@@ -127,36 +45,23 @@ export class Torrent {
   readonly peers: PeerList;
   readonly picker: PiecePicker;
   readonly connections = new Map<string, PeerConnection>();
-  private readonly verifier: PieceVerifier;
+  private readonly assembly: PieceAssembly;
+  private readonly extensions: TorrentExtensions;
   private readonly choker: Choker;
-  private readonly buffers = new Map<number, Buffer>();
-  private readonly inflight = new Map<string, number>();
-  /** Who sent each block of a piece being downloaded (block index -> peer key). */
-  private readonly senders = new Map<number, string[]>();
-  private readonly smartBan = new SmartBan(MAX_SUSPECT_PIECES);
-  /** The one peer a suspect piece is being fetched from again. */
-  private readonly suspectOwner = new Map<number, string>();
+  private readonly requests: RequestPipeline;
   private readonly timers: NodeJS.Timeout[] = [];
   /** v2 files whose piece layer we still need from peers (magnet downloads). */
   private readonly layers: LayerFetch;
-  private halfOpen = 0;
+  private readonly dialer: PeerDialer;
   private readonly upBuckets: TokenBucket[];
   private readonly downBuckets: TokenBucket[];
   private readonly cache: PieceCache;
   private readonly uploader: Uploader;
-  private readonly freeBuffers: ArrayBuffer[] = [];
-  /** Complete pieces handed to the verifier, by index. */
-  private readonly verifying = new Map<number, Buffer>();
-  /** Bytes of complete pieces not yet verified and written. */
-  private backlog = 0;
   private stopped = false;
   private doneEmitted = false;
   private readonly origins: Origins;
   /** When a peer (not an origin) last delivered a block; starts at construction. */
   private lastPeerBlockAt: number;
-  /** Seedbank nodes our neighbours report (sb_members), and when we last reported to each peer. */
-  private readonly members: MemberView;
-  private readonly membersSentAt = new Map<string, number>();
   private readonly stats = { bytesFromPeers: 0, bytesUploaded: 0, hashFailures: 0, bannedPeers: 0 };
   private readonly now: () => number;
   private doneResolve!: () => void;
@@ -184,7 +89,57 @@ export class Torrent {
       else if (opts.fromOrigin || (opts.wanted && !opts.wanted.has(i))) this.picker.setPriority(i, 0);
     }
     this.layers = new LayerFetch(t, this.picker, this.now);
-    this.verifier = new PieceVerifier(t);
+    this.dialer = new PeerDialer({
+      peers: this.peers,
+      connections: this.connections,
+      now: this.now,
+      dial: opts.dial,
+      handshake: (socket) => handshakeOutgoing(socket, { infoHash: this.infoHash, acceptHashes: this.handshakeHashes, peerId: this.opts.peerId, reserved: this.reserved, timeoutMs: 10_000 }),
+      attach: (socket, hs, host, port) => this.attach(socket, hs, true, host, port),
+      stopped: () => this.stopped,
+      paused: () => this.seeding && !this.doneEmitted,
+      seeding: () => this.seeding,
+      maxConnections: opts.maxConnections,
+      maxConnectionsPerIp: opts.maxConnectionsPerIp,
+      maxHalfOpen: opts.maxHalfOpen,
+    });
+    this.assembly = new PieceAssembly({
+      metainfo: t,
+      picker: this.picker,
+      writePiece: (i, data) => opts.storage.writePiece(i, data),
+      stopped: () => this.stopped,
+      isConnected: (key) => this.connections.has(key),
+      cancel: (other, req) => {
+        const oc = this.connections.get(other);
+        if (oc) {
+          oc.send({ type: 'cancel', ...req });
+          this.requests.settled(other, req, true);
+        }
+      },
+      onBacklogDrained: () => {
+        this.requests.fillAll();
+        this.origins.wake();
+      },
+      onWritten: (i, who) => this.pieceWritten(i, who),
+      onHashFailed: (index, who) => {
+        this.stats.hashFailures++;
+        this.opts.events.emit('torrent:hash-failed', { infoHash: this.infoHashHex, index, contributors: who });
+      },
+      strike: (key, n, reason) => this.strike(key, n, reason),
+      clearStrikes: (key) => {
+        const p = this.peers.get(key);
+        if (p && !p.banned) p.strikes = 0;
+      },
+      fail: (e) => this.fail(e),
+    });
+    this.requests = new RequestPipeline({
+      picker: this.picker,
+      connections: this.connections,
+      now: this.now,
+      stopped: () => this.stopped,
+      backlogFull: () => this.assembly.backlogFull,
+      allowedRequests: (key, picked) => this.assembly.allowedRequests(key, picked),
+    });
     this.cache = new PieceCache(opts.storage, (i) => pieceSize(t, i));
     this.upBuckets = [new TokenBucket(opts.uploadRate ?? 0, this.now), ...(opts.sessionBuckets ? [opts.sessionBuckets.up] : [])];
     this.downBuckets = [new TokenBucket(opts.downloadRate ?? 0, this.now), ...(opts.sessionBuckets ? [opts.sessionBuckets.down] : [])];
@@ -200,7 +155,17 @@ export class Torrent {
     });
     this.choker = new Choker({ now: this.now, random: opts.random });
     this.lastPeerBlockAt = this.now();
-    this.members = new MemberView(this.now);
+    this.extensions = new TorrentExtensions({
+      metainfo: t,
+      selfId: opts.peerId,
+      port: opts.port,
+      peers: this.peers,
+      connections: this.connections,
+      now: this.now,
+      stopped: () => this.stopped,
+      fetchingFromOrigin: () => !this.doneEmitted && this.origins.anyActive,
+      onNewPeers: () => this.dialer.fill(),
+    });
     this.origins = new Origins({
       metainfo: t,
       picker: this.picker,
@@ -209,19 +174,19 @@ export class Torrent {
       connectionsPerOrigin: opts.originConnections,
       now: this.now,
       lastPeerBlockAt: () => this.lastPeerBlockAt,
-      peersPending: () => this.halfOpen > 0,
+      peersPending: () => this.dialer.pending,
       expectPeers: opts.expectPeers ?? true,
       peersHaveWanted: () => {
-        const views = [...this.connections.values()].map((c) => ({ amInterested: c.amInterested, peerChoking: c.peerChoking, inflight: this.inflight.get(c.key) ?? 0, lastBlockAt: c.lastBlockAt }));
+        const views = [...this.connections.values()].map((c) => ({ amInterested: c.amInterested, peerChoking: c.peerChoking, inflight: this.requests.outstanding(c.key), lastBlockAt: c.lastBlockAt }));
         return wantedPeers(views, this.now());
       },
       selfId: opts.peerId,
       // Only seedbank peers share our origin policy; a peer that has everything fetches nothing.
-      fetchingPeers: () => this.fetchingPeers(),
+      fetchingPeers: () => this.extensions.fetchingPeers(),
       deliver: (key, req, data) => {
-        if (!this.stopped && !this.picker.have(req.index)) this.acceptBlock(key, req, data);
+        if (!this.stopped && !this.picker.have(req.index)) this.assembly.accept(key, req, data);
       },
-      canRequest: () => !this.stopped && this.backlog < MAX_BACKLOG_BYTES,
+      canRequest: () => !this.stopped && !this.assembly.backlogFull,
       onDropped: (url, reason) => {
         this.opts.events.emit('origin:dropped', { infoHash: this.infoHashHex, url, reason });
         // A seed backed by origins that are all gone cannot get what peers are waiting for.
@@ -261,12 +226,12 @@ export class Torrent {
     this.timers.push(setInterval(() => this.tick(), 1000));
     this.timers.push(setInterval(() => this.rechoke(), 10_000));
     for (const t of this.timers) t.unref?.();
-    this.fillConnections();
+    this.dialer.fill();
   }
 
   addPeer(host: string, port: number, source: PeerSource): void {
     this.peers.add(host, port, source);
-    if (!this.stopped) this.fillConnections();
+    if (!this.stopped) this.dialer.fill();
   }
 
   /** `fromOrigin`: requests for pieces still to come from an origin (one fetch per piece). */
@@ -299,130 +264,29 @@ export class Torrent {
 
   private tick(): void {
     this.requestLayers();
-    this.fillConnections();
+    this.dialer.fill();
     const t = this.now();
-    for (const c of this.connections.values()) {
-      if (!c.snubbed && (this.inflight.get(c.key) ?? 0) > 0 && t - c.lastBlockAt > SNUB_MS) {
-        c.snubbed = true;
-        this.releaseRequests(c);
-      }
-      this.fillRequests(c);
-    }
-    this.sendPex(t);
-    for (const c of this.connections.values()) {
-      const sent = this.membersSentAt.get(c.key);
-      if (sent !== undefined && t - sent >= MEMBERS_INTERVAL_MS) this.sendMembers(c);
-    }
-  }
-
-  /** Seedbank peers that still download, connected ones first: they may share our origin. */
-  private fetchingNeighbours(): PeerConnection[] {
-    return [...this.connections.values()].filter((c) => !c.peerHasAll && c.peerId.subarray(0, 3).toString('latin1') === '-SB');
-  }
-
-  /** Origin ownership members: connected seedbank peers and those they report (member-view.ts). */
-  private fetchingPeers(): Uint8Array[] {
-    const direct: Uint8Array[] = this.fetchingNeighbours().map((c) => c.peerId);
-    const exclude = new Set<string>([this.opts.peerId.toString('hex')]);
-    for (const c of this.connections.values()) exclude.add(c.peerId.toString('hex'));
-    return direct.concat(this.members.ids(exclude));
-  }
-
-  /** sb_members: tell a seedbank peer which of our neighbours fetch from the origin, while we do. */
-  private sendMembers(conn: PeerConnection): void {
-    if (conn.closed || this.stopped) return;
-    this.membersSentAt.set(conn.key, this.now());
-    const id = conn.extIds.get('sb_members');
-    if (!id || this.doneEmitted || !this.origins.anyActive) return;
-    const ids = this.fetchingNeighbours().filter((c) => c !== conn).map((c) => c.peerId);
-    conn.send({ type: 'extended', id, payload: encodeMembers(ids) });
-  }
-
-  /** BEP 11: tell each peer (that speaks ut_pex) which peers we are connected to, and who left. */
-  private sendPex(t: number): void {
-    if (this.metainfo.private) return;
-    // A first message soon after the connection opens (a young swarm meshes in seconds: two
-    // peers that announced at the same moment never heard of each other from the tracker), then
-    // at most once a minute, as BEP 11 asks.
-    const due = [...this.connections.values()].filter((c) =>
-      c.pexSentAt === null ? t - c.connectedAt >= FIRST_PEX_MS : t - c.pexSentAt >= PEX_INTERVAL_MS,
-    );
-    if (due.length === 0) return;
-    for (const c of due) c.pexSentAt = t;
-    sendPexUpdates(this.connections.values(), due);
-  }
-
-  private fillConnections(): void {
-    const max = this.opts.maxConnections ?? 50;
-    const halfOpenMax = this.opts.maxHalfOpen ?? 10;
-    if (this.stopped || (this.seeding && !this.doneEmitted)) return;
-    const room = Math.min(max - this.connections.size - this.halfOpen, halfOpenMax - this.halfOpen);
-    if (room <= 0) return;
-    // Once we have everything, seeds are of no use to us, nor we to them.
-    for (const p of this.peers.candidates(room, this.seeding)) {
-      p.lastAttempt = this.now();
-      p.connected = true; // reserved while dialing, so it is not dialed twice
-      this.halfOpen++;
-      void this.dialPeer(p.host, p.port).finally(() => this.halfOpen--);
-    }
-  }
-
-  private async dialPeer(host: string, port: number): Promise<void> {
-    const known = this.peers.get(peerKey(host, port))!;
-    try {
-      const socket = await this.opts.dial(host, port);
-      const hs = await handshakeOutgoing(socket, { infoHash: this.infoHash, acceptHashes: this.handshakeHashes, peerId: this.opts.peerId, reserved: this.reserved, timeoutMs: 10_000 }).catch((e) => {
-        socket.destroy();
-        throw e;
-      });
-      if (this.stopped) {
-        socket.destroy();
-        return;
-      }
-      known.failures = 0;
-      this.attach(socket, hs, true, host, port);
-    } catch (e) {
-      known.failures++;
-      known.connected = false;
-      // Trackers that list us to ourselves (opentracker does): forget that address.
-      if (e instanceof Error && /ourselves/.test(e.message)) this.peers.remove(known.key);
-    }
+    this.requests.tick(t);
+    this.extensions.tick(t);
   }
 
   /** Takes over a socket whose handshake is done (outgoing, or incoming via the session). */
   attach(socket: Socket, hs: HandshakeResult, outgoing: boolean, host: string, port: number): void {
+    if (!this.dialer.admit(host, port, outgoing)) {
+      socket.destroy();
+      return;
+    }
     const key = peerKey(host, port);
-    if (this.stopped || this.peers.isBanned(host) || this.connections.has(key)) {
-      socket.destroy();
-      return;
-    }
-    if (!outgoing && this.connections.size >= (this.opts.maxConnections ?? 50)) {
-      socket.destroy();
-      return;
-    }
-    const perIp = this.opts.maxConnectionsPerIp ?? 8;
-    if (!isLoopback(host) && [...this.connections.values()].filter((c) => c.host === host).length >= perIp) {
-      socket.destroy();
-      return;
-    }
-    const known = this.peers.add(host, port, outgoing ? 'manual' : 'incoming');
-    if (known) known.connected = true;
     const conn = new PeerConnection(socket, key, host, port, Buffer.from(hs.remote.peerId), hs.remote.reserved, outgoing, this.metainfo.numPieces, {
       onMessage: (c, m) => this.onMessage(c, m),
       onClose: (c, reason) => this.onClose(c, reason),
       onReceived: (n) => takeAll(this.downBuckets, n),
     }, { now: this.now });
     this.connections.set(key, conn);
-    this.inflight.set(key, 0);
+    this.requests.open(key);
     socket.on('drain', () => this.uploader.pump(conn));
     this.opts.events.emit('peer:connected', { infoHash: this.infoHashHex, peer: key, client: null, outgoing });
-    if (conn.supportsExtensions) {
-      conn.send({
-        type: 'extended',
-        id: 0,
-        payload: encodeExtHandshake({ m: { ut_metadata: EXT_METADATA, ut_pex: EXT_PEX, sb_members: EXT_MEMBERS }, v: `seedbank/${VERSION}`, p: this.opts.port, reqq: 2000, metadataSize: this.metainfo.infoBytes.length }),
-      });
-    }
+    this.extensions.sendHandshake(conn);
     this.sendHaves(conn);
     if (this.opts.dht && conn.supportsDht) conn.send({ type: 'port', port: this.opts.dht.port });
     conn.start(hs.rest);
@@ -443,19 +307,14 @@ export class Torrent {
 
   private onClose(conn: PeerConnection, reason: string): void {
     this.connections.delete(conn.key);
-    this.membersSentAt.delete(conn.key);
-    this.inflight.delete(conn.key);
+    this.extensions.forget(conn.key);
+    this.requests.forget(conn.key);
     this.picker.peerGone(conn.key);
-    const known = this.peers.get(conn.key);
-    if (known) known.connected = false;
-    if (!conn.outgoing && conn.listenPort) {
-      const listening = this.peers.get(peerKey(conn.host, conn.listenPort));
-      if (listening) listening.connected = false;
-    }
+    this.dialer.released(conn);
     this.opts.events.emit('peer:disconnected', { infoHash: this.infoHashHex, peer: conn.key, reason });
     if (!this.stopped) {
-      for (const c of this.connections.values()) this.fillRequests(c);
-      this.fillConnections();
+      this.requests.fillAll();
+      this.dialer.fill();
     }
   }
 
@@ -476,7 +335,7 @@ export class Torrent {
           if (this.markSeed(conn)) return;
           this.picker.peerHasAll(conn.key);
         } else this.picker.peerBitfield(conn.key, bf);
-        this.updateInterest(conn, null);
+        this.requests.updateInterest(conn, null);
         this.requestLayers();
         break;
       }
@@ -485,7 +344,7 @@ export class Torrent {
         conn.peerHasAll = true;
         if (this.markSeed(conn)) return;
         this.picker.peerHasAll(conn.key);
-        this.updateInterest(conn, null);
+        this.requests.updateInterest(conn, null);
         this.requestLayers();
         break;
       case 'have-none':
@@ -495,18 +354,18 @@ export class Torrent {
         if (!conn.have.has(m.index)) {
           conn.have.set(m.index);
           this.picker.peerHave(conn.key, m.index);
-          this.updateInterest(conn, m.index);
+          this.requests.updateInterest(conn, m.index);
         }
         break;
       case 'choke':
         conn.peerChoking = true;
         // Without the fast extension a choke cancels everything we asked for (BEP 3); with it,
         // the peer rejects each request explicitly (BEP 6).
-        if (!conn.supportsFast) this.releaseRequests(conn);
+        if (!conn.supportsFast) this.requests.release(conn);
         break;
       case 'unchoke':
         conn.peerChoking = false;
-        this.fillRequests(conn);
+        this.requests.fill(conn);
         break;
       case 'interested':
         conn.peerInterested = true;
@@ -530,15 +389,15 @@ export class Torrent {
         this.onBlock(conn, m.index, m.begin, m.block);
         break;
       case 'reject':
-        this.requestDone(conn, { index: m.index, begin: m.begin, length: m.length }, false);
-        this.fillRequests(conn);
+        this.requests.settled(conn.key, { index: m.index, begin: m.begin, length: m.length }, false);
+        this.requests.fill(conn);
         break;
       case 'allowed-fast':
         if (m.index < n) conn.allowedFast.add(m.index);
-        this.fillRequests(conn);
+        this.requests.fill(conn);
         break;
       case 'extended':
-        this.onExtended(conn, m.id, m.payload);
+        this.extensions.onMessage(conn, m.id, m.payload);
         break;
       case 'hash-request': {
         const answer = answerHashRequest(this.metainfo, m);
@@ -574,70 +433,6 @@ export class Torrent {
     return true;
   }
 
-  /**
-   * Interest follows what the peer has that we want (`conn.wanted`): interested when it has
-   * something, not interested once we have everything it has (BEP 3). A peer that stays
-   * "interested" in us with nothing left to ask holds one of our upload slots for nothing.
-   * `index`: the peer just got that piece; null: recount (bitfield, priorities changed).
-   */
-  private updateInterest(conn: PeerConnection, index: number | null): void {
-    if (index === null) conn.wanted = countWanted(this.picker, conn);
-    else if (this.picker.wants(index)) conn.wanted++;
-    if (!conn.amInterested && conn.wanted > 0) {
-      conn.amInterested = true;
-      conn.send({ type: 'interested' });
-      this.fillRequests(conn);
-    }
-  }
-
-  /** We have piece `index` now: peers that had it have one piece less for us. */
-  private lostInterest(index: number): void {
-    for (const c of this.connections.values()) {
-      if (!(c.peerHasAll || c.have.has(index))) continue;
-      if (--c.wanted > 0 || !c.amInterested) continue;
-      c.wanted = countWanted(this.picker, c);
-      if (c.wanted > 0) continue;
-      c.amInterested = false;
-      c.send({ type: 'not-interested' });
-    }
-  }
-
-  private fillRequests(conn: PeerConnection): void {
-    if (this.stopped || conn.closed || !conn.amInterested) return;
-    if (conn.peerChoking && conn.allowedFast.size === 0) return;
-    // Backpressure: when hashing or the disk falls behind the network, stop asking for more.
-    if (this.backlog >= MAX_BACKLOG_BYTES) return;
-    const have = this.inflight.get(conn.key) ?? 0;
-    if (have === 0) conn.lastBlockAt = this.now(); // the wait for a block starts now
-    const want = requestsToAdd(have, queueDepth(conn.down.rate(), conn.reqq, conn.snubbed));
-    if (want === 0) return;
-    const picked = this.picker.pick(conn.key, want, { choked: conn.peerChoking, allowedFast: conn.allowedFast });
-    // A piece that failed with blocks from several peers is fetched again from one peer only, so
-    // the retry either passes (and smart ban names the liar) or fails with a single sender.
-    const reqs = picked.filter((r) => {
-      if (!this.smartBan.has(r.index)) return true;
-      const owner = this.suspectOwner.get(r.index);
-      if (owner === undefined || owner === conn.key || !this.connections.has(owner)) {
-        this.suspectOwner.set(r.index, conn.key);
-        return true;
-      }
-      this.picker.requestFailed(conn.key, r);
-      return false;
-    });
-    conn.sendAll(reqs.map((r) => ({ type: 'request' as const, index: r.index, begin: r.begin, length: r.length })));
-    this.inflight.set(conn.key, have + reqs.length);
-  }
-
-  private releaseRequests(conn: PeerConnection): void {
-    for (const r of this.picker.outstanding(conn.key)) this.picker.requestFailed(conn.key, r);
-    this.inflight.set(conn.key, 0);
-  }
-
-  private requestDone(conn: PeerConnection, r: BlockRequest, received: boolean): void {
-    this.inflight.set(conn.key, Math.max(0, (this.inflight.get(conn.key) ?? 0) - 1));
-    if (!received) this.picker.requestFailed(conn.key, r);
-  }
-
   private onBlock(conn: PeerConnection, index: number, begin: number, block: Uint8Array): void {
     if (index >= this.metainfo.numPieces || this.picker.have(index)) return;
     const size = pieceSize(this.metainfo, index);
@@ -646,127 +441,21 @@ export class Torrent {
     conn.snubbed = false;
     const req = { index, begin, length: block.length };
     if (!this.picker.isValidBlock(req)) return conn.close(`block ${index}:${begin}+${block.length} is not a block of this torrent`);
-    this.inflight.set(conn.key, Math.max(0, (this.inflight.get(conn.key) ?? 0) - 1));
-    if (this.acceptBlock(conn.key, req, block)) this.stats.bytesFromPeers += block.length;
-    this.fillRequests(conn);
+    this.requests.settled(conn.key, req, true);
+    if (this.assembly.accept(conn.key, req, block)) this.stats.bytesFromPeers += block.length;
+    this.requests.fill(conn);
   }
 
-  /**
-   * A block from any source (peer or web seed), already checked to be a block of this torrent:
-   * into its piece buffer, and the piece to the verifier once complete. False for a duplicate.
-   */
-  private acceptBlock(key: string, req: BlockRequest, block: Uint8Array): boolean {
-    const { index, begin } = req;
-    const size = pieceSize(this.metainfo, index);
-    const r = this.picker.blockReceived(key, req);
-    if (r.duplicate) return false;
-    for (const other of r.cancelFrom) {
-      const oc = this.connections.get(other);
-      if (oc) {
-        oc.send({ type: 'cancel', ...req });
-        this.inflight.set(other, Math.max(0, (this.inflight.get(other) ?? 0) - 1));
-      }
-    }
-    let buf = this.buffers.get(index);
-    if (!buf) {
-      buf = this.takeBuffer(size);
-      this.buffers.set(index, buf);
-    }
-    buf.set(block, begin);
-    let who = this.senders.get(index);
-    if (!who) this.senders.set(index, (who = []));
-    who[Math.floor(begin / BLOCK)] = key;
-    if (r.pieceComplete) {
-      this.verifying.set(index, buf);
-      const bytes = buf.length; // read now: the buffer is detached while a worker hashes it
-      this.backlog += bytes;
-      void this.finishPiece(index).finally(() => {
-        this.backlog -= bytes;
-        if (this.backlog < MAX_BACKLOG_BYTES / 2) {
-          for (const c of this.connections.values()) this.fillRequests(c);
-          this.origins.wake();
-        }
-      });
-    }
-    return true;
-  }
-
-  /** Piece buffers are reused: a fresh 4 MiB buffer per piece costs page faults and GC. */
-  private takeBuffer(size: number): Buffer {
-    const ab = this.freeBuffers.pop() ?? new ArrayBuffer(this.metainfo.pieceLength);
-    return Buffer.from(ab, 0, size);
-  }
-
-  private giveBuffer(buf: Buffer): void {
-    if (buf.buffer.byteLength === this.metainfo.pieceLength && this.freeBuffers.length < MAX_FREE_BUFFERS) this.freeBuffers.push(buf.buffer as ArrayBuffer);
-  }
-
-  private async finishPiece(index: number): Promise<void> {
-    const senders = this.senders.get(index) ?? [];
-    const who = [...new Set(senders.filter(Boolean))];
-    this.buffers.delete(index); // detached while the worker hashes it
-    this.senders.delete(index);
-    let verdict: 'ok' | 'bad' | 'unverifiable';
-    let buf: Buffer;
-    try {
-      ({ verdict, piece: buf } = await this.verifier.verify(index, this.verifying.get(index)!));
-    } catch {
-      this.verifying.delete(index);
-      if (!this.stopped) this.picker.pieceFailed(index);
-      return;
-    }
-    this.verifying.delete(index);
-    if (this.stopped) return;
-    if (verdict !== 'ok') {
-      this.onHashFailure(index, buf, senders, who);
-      return;
-    }
-    this.judgeSuspects(index, buf);
-    try {
-      await this.opts.storage.writePiece(index, buf);
-    } catch (e) {
-      this.fail(e as Error);
-      return;
-    }
-    this.giveBuffer(buf);
+  /** Piece `index` passed its check and is on disk (piece-assembly.ts): tell everyone. */
+  private pieceWritten(index: number, who: string[]): void {
     const wanted = this.picker.wants(index);
     this.picker.markHave(index);
-    if (wanted) this.lostInterest(index);
+    if (wanted) this.requests.lostInterest(index);
     this.originFetches.settle(index, null);
     this.opts.onPieceWritten?.(index);
     this.opts.events.emit('torrent:piece-verified', { infoHash: this.infoHashHex, index, source: who.join(',') });
     for (const c of this.connections.values()) if (!c.have.has(index)) c.send({ type: 'have', index });
     this.checkDone();
-  }
-
-  private onHashFailure(index: number, buf: Buffer, senders: string[], who: string[]): void {
-    this.stats.hashFailures++;
-    this.picker.pieceFailed(index);
-    this.opts.events.emit('torrent:hash-failed', { infoHash: this.infoHashHex, index, contributors: who });
-    if (who.length === 1) {
-      // One sender: it is the culprit.
-      this.giveBuffer(buf);
-      this.strike(who[0]!, BAN_STRIKES, `sent data for piece ${index} that failed its hash check`);
-      return;
-    }
-    // Several senders: keep the bad copy to compare with the good one once the piece passes, and
-    // strike nobody yet (an honest peer that shared a piece with a liar must not pay for it).
-    this.smartBan.failed(index, buf, senders);
-    this.suspectOwner.delete(index);
-    this.giveBuffer(buf);
-  }
-
-  /** The piece passed: the senders of blocks that differ from the failed copy are banned. */
-  private judgeSuspects(index: number, good: Buffer): void {
-    this.suspectOwner.delete(index);
-    const v = this.smartBan.passed(index, good);
-    if (!v) return;
-    for (const key of v.guilty) this.strike(key, BAN_STRIKES, `sent corrupt block(s) of piece ${index}`);
-    // The others were blamed for nothing: their slate is clean.
-    for (const key of v.cleared) {
-      const p = this.peers.get(key);
-      if (p && !p.banned && !v.guilty.includes(key)) p.strikes = 0;
-    }
   }
 
   private strike(key: string, n: number, reason: string): void {
@@ -827,8 +516,8 @@ export class Torrent {
     if (outcome !== 'complete') return;
     this.checkDone();
     for (const c of this.connections.values()) {
-      this.updateInterest(c, null);
-      this.fillRequests(c);
+      this.requests.updateInterest(c, null);
+      this.requests.fill(c);
     }
   }
 
@@ -840,57 +529,6 @@ export class Torrent {
     const conns = [...this.connections.values()];
     const unchoke = this.choker.decide(conns.map(candidate), this.seeding);
     for (const c of conns) this.setChoke(c, !unchoke.has(c.key));
-  }
-
-  private onExtended(conn: PeerConnection, id: number, payload: Uint8Array): void {
-    try {
-      if (id === 0) {
-        const hs = decodeExtHandshake(payload);
-        for (const [name, eid] of Object.entries(hs.m)) conn.extIds.set(name, eid);
-        if (typeof hs.reqq === 'number' && hs.reqq > 0) conn.reqq = Math.min(hs.reqq, 5000);
-        if (typeof hs.v === 'string') conn.client = hs.v;
-        if (conn.extIds.has('sb_members') && !this.membersSentAt.has(conn.key)) {
-          this.sendMembers(conn);
-          const t = setTimeout(() => this.sendMembers(conn), MEMBERS_SECOND_REPORT_MS);
-          t.unref?.();
-        }
-        if (typeof hs.p === 'number' && hs.p > 0 && !conn.outgoing) {
-          conn.listenPort = hs.p;
-          this.peers.add(conn.host, hs.p, 'incoming');
-          // We are connected to that address already (it dialed us): do not dial it again when a
-          // tracker or PEX names it, or every pair of peers ends up with two connections.
-          const listening = this.peers.get(peerKey(conn.host, hs.p));
-          if (listening) listening.connected = true;
-        }
-      } else if (id === EXT_METADATA) {
-        this.onMetadataRequest(conn, payload);
-      } else if (id === EXT_MEMBERS) {
-        this.members.report(decodeMembers(payload));
-      } else if (id === EXT_PEX) {
-        if (this.metainfo.private) return;
-        const pex = decodePex(payload);
-        for (const p of pex.added.slice(0, MAX_PEX_PEERS)) this.peers.add(p.host, p.port, 'pex');
-        this.fillConnections();
-      }
-    } catch (e) {
-      conn.close(`bad extension message: ${(e as Error).message}`);
-    }
-  }
-
-  /** BEP 9: serve our info dictionary to peers that came from a magnet link. */
-  private onMetadataRequest(conn: PeerConnection, payload: Uint8Array): void {
-    const theirId = conn.extIds.get('ut_metadata');
-    if (!theirId) return;
-    const msg = decodeMetadataMessage(payload);
-    if (msg.msgType !== 0) return;
-    const info = this.metainfo.infoBytes;
-    const start = msg.piece * METADATA_PIECE_SIZE;
-    if (start >= info.length || msg.piece < 0) {
-      conn.send({ type: 'extended', id: theirId, payload: encodeMetadataMessage({ msgType: 2, piece: msg.piece }) });
-      return;
-    }
-    const data = info.subarray(start, Math.min(info.length, start + METADATA_PIECE_SIZE));
-    conn.send({ type: 'extended', id: theirId, payload: encodeMetadataMessage({ msgType: 1, piece: msg.piece, totalSize: info.length, data }) });
   }
 
   private readonly stopHooks: Array<() => void> = [];
@@ -908,11 +546,7 @@ export class Torrent {
     for (const c of [...this.connections.values()]) c.close('stopping');
     this.originFetches.failAll(new Error('stopping'));
     await this.origins.stop();
-    await this.verifier.close();
+    await this.assembly.close();
     await this.opts.storage.flush().catch(() => {});
   }
-}
-
-function isLoopback(host: string): boolean {
-  return host.startsWith('127.') || host === '::1';
 }
