@@ -2,7 +2,7 @@
  * BEP 11 peer exchange, the sending side: each connected peer that speaks ut_pex hears which
  * peers we are connected to that it has not heard of from us, and which of those left. The
  * torrent calls this for a peer soon after it connects, then about once a minute (BEP 11 asks for
- * no more). Receiving is in torrent.ts.
+ * no more). Receiving is in torrent-extensions.ts.
  */
 import { encodePex } from '../codec/extensions.js';
 import { type PeerConnection } from './peer-connection.js';
