@@ -3,6 +3,7 @@
  * errors and on SIGINT/SIGTERM; every wait on one is bounded. Children speak JSON lines on stdout;
  * other stdout lines and the tail of stderr are kept for error messages.
  */
+import '../home.js';
 import { type ChildProcess, spawn } from 'node:child_process';
 
 const live = new Set<ChildProcess>();

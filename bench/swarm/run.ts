@@ -27,6 +27,7 @@
  *   are removed on success, error, SIGINT and SIGTERM, and the namespaces of an earlier run of
  *   this scheme whose process is gone are removed at start; the temporary folder is removed.
  */
+import '../home.js';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';

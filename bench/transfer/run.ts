@@ -21,6 +21,7 @@
  *   seedbank seed count its storage reads, their latency and 'drain' events (printed at the end);
  *   --cpu-prof DIR writes a V8 CPU profile of each seedbank→seedbank downloader into DIR.
  */
+import '../home.js';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
