@@ -55,6 +55,11 @@ export interface DecodeLimits {
   maxTokens?: number;
   /** Longest single byte string. @default maxBytes */
   maxStringLength?: number;
+  /**
+   * Accept dictionary keys out of order (duplicates are still refused). Only for messages that
+   * nothing hashes as a whole, e.g. KRPC envelopes, whose senders do not all sort. @default false
+   */
+  unsortedKeys?: boolean;
 }
 
 export const DEFAULT_BENCODE_LIMITS: Required<DecodeLimits> = {
@@ -62,6 +67,7 @@ export const DEFAULT_BENCODE_LIMITS: Required<DecodeLimits> = {
   maxBytes: 256 * 1024 * 1024,
   maxTokens: 16_000_000,
   maxStringLength: 256 * 1024 * 1024,
+  unsortedKeys: false,
 };
 
 export interface Decoded {
@@ -204,13 +210,16 @@ class Decoder {
       const key = this.string();
       this.tokens++;
       const keyEnd = this.pos;
-      if (prev !== null) {
+      const k = this.text.toString('latin1', keyEnd - key.length, keyEnd);
+      // Out of order is allowed only when asked; a repeated key never (which value would count?).
+      if (this.lim.unsortedKeys) {
+        if (out.has(k)) throw new BencodeError('BENCODE_NOT_CANONICAL', keyAt, 'duplicate dictionary key');
+      } else if (prev !== null) {
         const cmp = compareBytes(prev, key);
         if (cmp === 0) throw new BencodeError('BENCODE_NOT_CANONICAL', keyAt, 'duplicate dictionary key');
         if (cmp > 0) throw new BencodeError('BENCODE_NOT_CANONICAL', keyAt, 'dictionary keys not sorted');
       }
       prev = key;
-      const k = this.text.toString('latin1', keyEnd - key.length, keyEnd);
       const valueAt = this.pos;
       out.set(k, this.value(depth + 1));
       if (depth === 0) this.topLevelSpans.set(k, [valueAt, this.pos]);

@@ -160,6 +160,13 @@ export function isUnknownQuery(q: KrpcQuery): q is UnknownQuery {
 
 type Fail = (what: string, reply?: number) => KrpcDecodeError;
 
+/**
+ * KRPC envelopes are decoded with dictionary keys in any order: not every DHT client sorts them,
+ * and nothing hashes an envelope. What is signed or hashed (a put's `v`, an item's value) is kept
+ * as the exact bytes received and checked strictly where it matters (bep44.ts).
+ */
+const KRPC_DECODE = { unsortedKeys: true } as const;
+
 /** Decodes one packet. Throws KrpcDecodeError for anything that is not a well-formed KRPC message. */
 export function decodeKrpc(packet: Uint8Array): KrpcMessage {
   if (packet.length > MAX_PACKET) {
@@ -168,7 +175,7 @@ export function decodeKrpc(packet: Uint8Array): KrpcMessage {
   let top: BValue;
   let spans: Map<string, [number, number]>;
   try {
-    ({ value: top, topLevelSpans: spans } = bdecodeWithSpans(packet));
+    ({ value: top, topLevelSpans: spans } = bdecodeWithSpans(packet, KRPC_DECODE));
   } catch (e) {
     if (e instanceof BencodeError) throw new KrpcDecodeError('KRPC_MALFORMED', `KRPC packet: ${e.message}`);
     throw e;
@@ -216,7 +223,7 @@ type RawSpan = (key: string) => Uint8Array;
  * whoever signed.
  */
 function valueBytes(dict: Uint8Array): Uint8Array {
-  const [start, end] = bdecodeWithSpans(dict).topLevelSpans.get('v')!;
+  const [start, end] = bdecodeWithSpans(dict, KRPC_DECODE).topLevelSpans.get('v')!;
   return dict.slice(start, end);
 }
 
@@ -260,7 +267,7 @@ function decodeQuery(top: BDict, env: KrpcEnvelope, fail: Fail, raw: RawSpan): K
     }
     default:
       // A fresh parse of a copy of `a`, so that its byte strings do not pin the packet either.
-      return defined({ ...base, method, args: bdecode(raw('a')) as BDict });
+      return defined({ ...base, method, args: bdecode(raw('a'), KRPC_DECODE) as BDict });
   }
 }
 

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { type BValue, bencode } from '../../src/codec/bencode.js';
+import { type BValue, bdecodeWithSpans, bencode } from '../../src/codec/bencode.js';
 import { formatIp } from '../../src/codec/extensions.js';
 import {
   type Endpoint,
@@ -151,6 +151,22 @@ describe('KRPC properties', () => {
         const packet = encodeKrpc(m);
         assert.ok(packet.length <= MAX_PACKET);
         assert.deepEqual(decodeKrpc(packet), m);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('the order of the top-level keys does not matter (not every DHT client sorts them)', () => {
+    fc.assert(
+      fc.property(message, fc.integer(), (m, seed) => {
+        const packet = encodeKrpc(m);
+        const { topLevelSpans } = bdecodeWithSpans(packet);
+        // Reassemble the same key/value bytes in a shuffled order.
+        const keys = [...topLevelSpans.keys()];
+        const order = keys.map((k, i) => [k, (Math.imul(i + 1, 2654435761) ^ seed) >>> 0] as const).sort((a, b) => a[1] - b[1]).map(([k]) => k);
+        const parts = order.map((k) => Buffer.concat([Buffer.from(`${Buffer.byteLength(k, 'latin1')}:${k}`, 'latin1'), packet.subarray(...topLevelSpans.get(k)!)]));
+        const shuffled = Buffer.concat([Buffer.from('d'), ...parts, Buffer.from('e')]);
+        assert.deepEqual(decodeKrpc(shuffled), m);
       }),
       { numRuns: 200 },
     );

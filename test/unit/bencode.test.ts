@@ -47,6 +47,14 @@ describe('bencode', () => {
     });
   }
 
+  it('with unsortedKeys, takes keys in any order but never a repeated one', () => {
+    assert.deepEqual(bdecode(b('d1:bi1e1:ai2ee'), { unsortedKeys: true }), new Map([['b', 1], ['a', 2]]));
+    assert.deepEqual(bdecode(b('d1:zd1:yi1e1:xi2eee'), { unsortedKeys: true }), new Map([['z', new Map([['y', 1], ['x', 2]])]]));
+    for (const dup of ['d1:ai1e1:ai2ee', 'd1:bi1e1:ai2e1:bi3ee']) {
+      assert.throws(() => bdecode(b(dup), { unsortedKeys: true }), (e: unknown) => e instanceof BencodeError && e.code === 'BENCODE_NOT_CANONICAL' && /duplicate/.test(e.message), dup);
+    }
+  });
+
   it('reports the exact span of top-level values', () => {
     const input = b('d4:infod1:xi1ee3:zzz0:e');
     const { topLevelSpans } = bdecodeWithSpans(input);

@@ -210,6 +210,20 @@ describe('BEP 44 get and put', () => {
   });
 });
 
+describe('keys out of order', () => {
+  it('decodes a ping whose sender did not sort its keys, at the top and inside a', () => {
+    const sorted = decodeKrpc(latin1('d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe'));
+    const unsorted = decodeKrpc(latin1('d1:y1:q1:t2:aa1:q4:ping1:ad2:id20:abcdefghij0123456789ee'));
+    assert.deepEqual(unsorted, sorted);
+  });
+
+  it('keeps a get answer\'s v as the exact bytes received, and still refuses a repeated key', () => {
+    const r = decodeKrpc(latin1('d1:y1:r1:t2:aa1:rd1:v3:abc2:id20:mnopqrstuvwxyz123456ee'));
+    assert.ok(r.kind === 'response' && r.value !== undefined && Buffer.from(r.value).toString('latin1') === '3:abc');
+    assert.throws(() => decodeKrpc(latin1('d1:y1:q1:t2:aa1:q4:ping1:t2:bb1:ad2:id20:abcdefghij0123456789ee')), isDecodeError());
+  });
+});
+
 describe('unknown methods', () => {
   it('decode as an UnknownQuery with the raw arguments, to be answered with 204', () => {
     const packet = 'd1:ad3:fooli1e3:bare2:id20:abcdefghij0123456789e1:q9:sample_xy1:t2:aa1:y1:qe';
@@ -248,7 +262,7 @@ describe('hostile packets', () => {
   const MALFORMED: [string, string][] = [
     ['not a dictionary', 'l1:ae'],
     ['not bencode', 'hello'],
-    ['keys out of order (not canonical)', 'd1:t2:aa1:ad2:id20:abcdefghij0123456789e1:q4:ping1:y1:qe'],
+    ['a repeated key', 'd1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:t2:bb1:y1:qe'],
     ['no t', 'd1:ad2:id20:abcdefghij0123456789e1:q4:ping1:y1:qe'],
     ['t an integer', 'd1:ad2:id20:abcdefghij0123456789e1:q4:ping1:ti1e1:y1:qe'],
     ['t empty', 'd1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t0:1:y1:qe'],
