@@ -16,6 +16,7 @@
  * inside the switch namespace with their far end placed straight into the host namespace.
  */
 import { execFileSync } from 'node:child_process';
+import { processAlive } from '../../src/client/config.js';
 
 /** Every namespace of this scheme: `sbsw` + the pid of the run that made it + `-`. */
 const SCHEME = /^sbsw(\d+)-/;
@@ -58,15 +59,6 @@ export function listNamespaces(): string[] {
     .filter(Boolean);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Kills the processes inside one namespace (they can only be ours: we made the namespace and
  * started them there), then deletes it. Synchronous, so it also works in an 'exit' handler.
@@ -105,7 +97,7 @@ export function removeLeftovers(): string[] {
   const stale = new Set<string>();
   for (const ns of listNamespaces()) {
     const m = SCHEME.exec(ns);
-    if (m && Number(m[1]) !== process.pid && !alive(Number(m[1]))) stale.add(`sbsw${m[1]}-`);
+    if (m && Number(m[1]) !== process.pid && !processAlive(Number(m[1]))) stale.add(`sbsw${m[1]}-`);
   }
   for (const p of stale) removeNetwork(p);
   return [...stale];

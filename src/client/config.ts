@@ -139,14 +139,15 @@ export async function claimDhtState(home: string): Promise<{ path: string; relea
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return null; // read-only home: run without state
       const pid = Number((await readFile(lock, 'utf8').catch(() => '')).trim());
-      if (Number.isInteger(pid) && pid > 0 && alive(pid)) return null;
+      if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) return null;
       await unlink(lock).catch(() => {});
     }
   }
   return null;
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it does, owned by someone else). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

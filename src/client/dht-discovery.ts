@@ -44,8 +44,6 @@ export interface DhtDiscovery {
   /** Looks up again now (unless a round is running): a first node has just been learned. */
   now(): void;
   stop(): void;
-  /** Lookup rounds done, and peers they returned (with repeats). */
-  readonly counters: { rounds: number; peersFound: number };
 }
 
 /**
@@ -57,7 +55,6 @@ export function discoverViaDht(dht: UdpDht, hashes: readonly Buffer[], port: num
   let running = false;
   let timer: NodeJS.Timeout | null = null;
   const started = Date.now();
-  const counters = { rounds: 0, peersFound: 0 };
   const round = async () => {
     if (timer) clearTimeout(timer);
     timer = null;
@@ -66,9 +63,7 @@ export function discoverViaDht(dht: UdpDht, hashes: readonly Buffer[], port: num
       if (stopped) break;
       const r = await dht.announce(h, port).catch(() => null);
       if (r && !stopped) for (const p of r.peers) found(p.host, p.port);
-      counters.peersFound += r?.peers.length ?? 0;
     }
-    counters.rounds++;
     running = false;
     if (stopped) return;
     timer = setTimeout(() => void round(), Date.now() - started < 5 * 60_000 ? LOOKUP_EVERY_MS : LOOKUP_SLOW_MS);
@@ -76,7 +71,6 @@ export function discoverViaDht(dht: UdpDht, hashes: readonly Buffer[], port: num
   };
   void round();
   return {
-    counters,
     now: () => {
       if (!stopped && !running) void round();
     },
